@@ -1,0 +1,6 @@
+"""``python -m lightning_snnpriv``: the command-line entry point."""
+
+from lightning_snnpriv.cli import main
+
+if __name__ == "__main__":
+    main()
