@@ -1,0 +1,41 @@
+"""Files of a run: written atomically, never overwritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from lightning_snnpriv.errors import UsageError
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename).
+
+    Raises :class:`UsageError` if ``path`` exists: results are never overwritten.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+        >>> _ = write_json(p, {"auc": 0.5}); p.read_text()
+        '{\\n  "auc": 0.5\\n}\\n'
+    """
+    path = Path(path)
+    if path.exists():
+        raise UsageError(f"{path} exists already; results files are never overwritten.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(obj, f, indent=2, allow_nan=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # atomic, and fails instead of replacing a file that appeared
+    except FileExistsError as err:
+        raise UsageError(f"{path} exists already; results files are never overwritten.") from err
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path

@@ -1,0 +1,262 @@
+"""LightningModules that train a target and its shadows: independent copies of one network."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from pytorch_lightning import LightningModule
+from pytorch_lightning.cli import OptimizerCallable
+from torch import nn
+from torch.nn import functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.models import quant
+from lightning_snnpriv.models.ensemble import ModelEnsemble
+from lightning_snnpriv.models.networks import ANN, SNN, Readout, ResetMechanism
+from lightning_snnpriv.models.surrogates import Surrogate, SurrogateName
+
+
+def _adam(params: Any) -> torch.optim.Optimizer:
+    return torch.optim.Adam(params, lr=1e-3)
+
+
+class PrivacyModule(LightningModule, abc.ABC):
+    """Base LightningModule: ``num_models`` copies of one network, each trained on its own data.
+
+    Model 0 is the target, the others its shadows. A training batch is a list with one
+    ``(x, y)`` (or ``None``) per model; each model's loss is the cross-entropy of its own batch,
+    and the sum is minimized, so every copy gets exactly the gradient it would get alone. A model
+    without a batch gets no gradient (``None``, so Adam leaves it alone).
+
+    ``num_models``, ``num_classes`` and ``input_shape`` are linked from the DataModule by the CLI.
+
+    Args:
+        num_models: Target + shadows.
+        num_classes: Number of classes.
+        input_shape: Shape of one input sample.
+        optimizer: Optimizer factory, applied to all copies' parameters (Adam, lr 1e-3, by
+            default).
+    """
+
+    def __init__(
+        self,
+        num_models: int = 2,
+        num_classes: int = 2,
+        input_shape: Sequence[int] = (1,),
+        optimizer: OptimizerCallable = _adam,
+    ) -> None:
+        super().__init__()
+        if num_models < 1:
+            raise ConfigError(f"`num_models` must be >= 1, got {num_models}.")
+        self.save_hyperparameters(ignore=["optimizer"])
+        self.num_models = num_models
+        self.num_classes = num_classes
+        self.input_shape = tuple(input_shape)
+        self.optimizer = optimizer
+        self.ensemble = ModelEnsemble(self.configure_network, num_models)
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+
+    @abc.abstractmethod
+    def configure_network(self) -> nn.Module:
+        """Build one freshly initialized copy of the network."""
+
+    @property
+    def kind(self) -> str:
+        """``ann`` or ``snn``."""
+        return type(self).__name__.removesuffix("Classifier").lower()
+
+    def settings(self) -> dict[str, Any]:
+        """The model's settings for results files and TensorBoard hparams."""
+        hparams = {k: v for k, v in self.hparams.items() if not k.startswith("_")}
+        return {"model": type(self).__name__, "kind": self.kind, **hparams}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Outputs of every model on ``x``: ``[num_models, batch, num_classes]``."""
+        return self.ensemble(x)
+
+    def training_step(self, batch: Sequence[Any], batch_idx: int) -> torch.Tensor:
+        """Sum of each model's cross-entropy on its own batch."""
+        inputs = [None if b is None else b[0] for b in batch]
+        outputs = self.ensemble.forward_each(inputs)
+        losses = [
+            F.cross_entropy(out, b[1])
+            for out, b in zip(outputs, batch, strict=True)
+            if out is not None
+        ]
+        loss = torch.stack(losses).sum()
+        if outputs[0] is not None:
+            self.log("train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]))
+        return loss
+
+    def _target_step(self, batch: Sequence[torch.Tensor], metric: MulticlassAccuracy, stage: str):
+        x, y = batch[0], batch[1]
+        logits = self.ensemble.forward_each([x] + [None] * (self.num_models - 1))[0]
+        assert logits is not None
+        metric(logits, y)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, y), batch_size=len(y), sync_dist=True)
+        self.log(f"{stage}/acc", metric, batch_size=len(y), prog_bar=stage == "val")
+
+    def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        """Target loss and accuracy on its non-members."""
+        self._target_step(batch, self.val_acc, "val")
+
+    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> None:
+        """Target loss and accuracy on its non-members."""
+        self._target_step(batch, self.test_acc, "test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """One optimizer over all copies (their parameters are disjoint)."""
+        return self.optimizer(self.parameters())
+
+
+class ANNClassifier(PrivacyModule):
+    """Conventional (ReLU) networks, full precision or quantized with brevitas.
+
+    Args:
+        hidden_sizes: Width of each hidden layer.
+        weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
+        act_bits: Activation bits (brevitas ``QuantReLU``), ``null`` for full precision.
+        input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
+        per_channel_scaling: One weight scale per output channel instead of per tensor.
+        num_models: See :class:`PrivacyModule` (linked from the data).
+        num_classes: See :class:`PrivacyModule` (linked from the data).
+        input_shape: See :class:`PrivacyModule` (linked from the data).
+        optimizer: See :class:`PrivacyModule`.
+    """
+
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (1000,),
+        weight_bits: int | None = None,
+        act_bits: int | None = None,
+        input_bits: int | None = None,
+        per_channel_scaling: bool = False,
+        num_models: int = 2,
+        num_classes: int = 2,
+        input_shape: Sequence[int] = (1,),
+        optimizer: OptimizerCallable = _adam,
+    ) -> None:
+        for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
+                           ("input_bits", input_bits)):  # fmt: skip
+            quant.check_bits(name, bits)
+        _check_sizes(hidden_sizes)
+        self.hidden_sizes = list(hidden_sizes)
+        self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
+        self.per_channel_scaling = per_channel_scaling
+        super().__init__(num_models, num_classes, input_shape, optimizer)
+
+    def configure_network(self) -> nn.Module:
+        """One ANN."""
+        return ANN(
+            self.input_shape,
+            self.num_classes,
+            self.hidden_sizes,
+            weight_bits=self.weight_bits,
+            act_bits=self.act_bits,
+            input_bits=self.input_bits,
+            per_channel=self.per_channel_scaling,
+        )
+
+
+class SNNClassifier(PrivacyModule):
+    """Spiking networks of snntorch ``Leaky`` neurons, trained with a surrogate gradient.
+
+    Args:
+        hidden_sizes: Width of each hidden layer.
+        num_steps: Time steps per sample.
+        beta: Membrane decay per step, in (0, 1].
+        threshold: Firing threshold (> 0).
+        reset_mechanism: ``subtract`` (reset by subtraction), ``zero`` or ``none``.
+        surrogate: Surrogate gradient: ``fast_sigmoid``, ``straight_through_estimator``,
+            ``atan``, ``spike_rate_escape`` or ``triangular``.
+        surrogate_params: Its hyper-parameters (``slope``; ``alpha``; ``beta``, ``slope``;
+            ``threshold``); missing ones take snntorch's defaults.
+        readout: The outputs: ``membrane_last`` (the source study's), ``membrane_mean`` or
+            ``spike_count``. Losses and attack signals are computed from it.
+        weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
+        act_bits: Membrane bits (snntorch ``state_quant``), ``null`` for full precision.
+        input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
+        state_quant_lower_limit: ``state_quant``'s ``lower_limit``: levels start at
+            ``-threshold * (1 + lower_limit)``.
+        state_quant_upper_limit: ``state_quant``'s ``upper_limit``: levels end at
+            ``threshold * (1 + upper_limit)``.
+        per_channel_scaling: One weight scale per output channel instead of per tensor.
+        num_models: See :class:`PrivacyModule` (linked from the data).
+        num_classes: See :class:`PrivacyModule` (linked from the data).
+        input_shape: See :class:`PrivacyModule` (linked from the data).
+        optimizer: See :class:`PrivacyModule`.
+    """
+
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (1000,),
+        num_steps: int = 25,
+        beta: float = 0.95,
+        threshold: float = 1.0,
+        reset_mechanism: ResetMechanism = "subtract",
+        surrogate: SurrogateName = "fast_sigmoid",
+        surrogate_params: Mapping[str, float] | None = None,
+        readout: Readout = "membrane_last",
+        weight_bits: int | None = None,
+        act_bits: int | None = None,
+        input_bits: int | None = None,
+        state_quant_lower_limit: float = 0.0,
+        state_quant_upper_limit: float = 0.2,
+        per_channel_scaling: bool = False,
+        num_models: int = 2,
+        num_classes: int = 2,
+        input_shape: Sequence[int] = (1,),
+        optimizer: OptimizerCallable = _adam,
+    ) -> None:
+        for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
+                           ("input_bits", input_bits)):  # fmt: skip
+            quant.check_bits(name, bits)
+        _check_sizes(hidden_sizes)
+        if num_steps < 1:
+            raise ConfigError(f"`num_steps` must be >= 1, got {num_steps}.")
+        if not 0 < beta <= 1:
+            raise ConfigError(f"`beta` (membrane decay) must be in (0, 1], got {beta}.")
+        if threshold <= 0:
+            raise ConfigError(f"`threshold` must be > 0, got {threshold}.")
+        self.hidden_sizes = list(hidden_sizes)
+        self.num_steps, self.beta, self.threshold = num_steps, beta, threshold
+        self.reset_mechanism = reset_mechanism
+        self.surrogate = Surrogate(surrogate, surrogate_params)
+        self.readout = readout
+        self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
+        self.state_quant_limits = (state_quant_lower_limit, state_quant_upper_limit)
+        self.per_channel_scaling = per_channel_scaling
+        super().__init__(num_models, num_classes, input_shape, optimizer)
+
+    def settings(self) -> dict[str, Any]:
+        """Model settings, with the surrogate's hyper-parameters resolved to their values."""
+        return {**super().settings(), "surrogate_params": self.surrogate.params}
+
+    def configure_network(self) -> nn.Module:
+        """One SNN."""
+        return SNN(
+            self.input_shape,
+            self.num_classes,
+            self.hidden_sizes,
+            num_steps=self.num_steps,
+            beta=self.beta,
+            threshold=self.threshold,
+            reset_mechanism=self.reset_mechanism,
+            surrogate=self.surrogate,
+            readout=self.readout,
+            weight_bits=self.weight_bits,
+            act_bits=self.act_bits,
+            input_bits=self.input_bits,
+            state_quant_limits=self.state_quant_limits,
+            per_channel=self.per_channel_scaling,
+        )
+
+
+def _check_sizes(hidden_sizes: Sequence[int]) -> None:
+    if any(size < 1 for size in hidden_sizes):
+        raise ConfigError(f"`hidden_sizes` must be positive widths, got {list(hidden_sizes)}.")
