@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -10,7 +9,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.classification import binary_auroc, binary_roc
+from torchmetrics.functional.classification import binary_roc
 
 __all__ = ["AttackMetrics", "evaluate", "roc_curve", "tpr_at_fpr"]
 
@@ -20,7 +19,9 @@ class AttackMetrics:
     """Metrics of one attack on one target.
 
     Attributes:
-        auc: Area under the ROC curve (ties count one half).
+        auc: Area under the ROC curve (trapezoidal, so ties count one half), computed in
+            float64 on the curve of torchmetrics' ``binary_roc`` (its ``binary_auroc`` is
+            float32: a perfect attack would score 0.99999994).
         tpr_at_fpr: Target FPR -> (TPR, FPR actually reached) at the best threshold whose FPR
             does not exceed the target.
         balanced_accuracy: Max over thresholds of ``1 - (FPR + FNR) / 2``.
@@ -116,9 +117,22 @@ def roc_curve(scores: Tensor, is_member: Tensor) -> tuple[Tensor, Tensor]:
         >>> fpr.tolist(), tpr.tolist()
         ([0.0, 0.0, 0.5, 1.0], [0.0, 0.5, 1.0, 1.0])
     """
-    _check(scores, is_member)
-    fpr, tpr, _ = binary_roc(_ranks(scores), is_member.long())
-    return fpr.double(), tpr.double()
+    return _exact_roc(scores, is_member, *_check(scores, is_member))
+
+
+def _exact_roc(
+    scores: Tensor, is_member: Tensor, n_members: int, n_nonmembers: int
+) -> tuple[Tensor, Tensor]:
+    """ROC points of torchmetrics' ``binary_roc``, as exact float64 count ratios on the CPU.
+
+    ``binary_roc`` returns float32 rates; they are turned back into the integer counts of
+    true and false positives (exact below 2**23 samples) and divided in float64, so that a
+    perfect attack has AUC exactly 1 and an FPR of 1/100 compares ``<=`` 0.01.
+    """
+    fpr32, tpr32, _ = binary_roc(_ranks(scores.detach()), is_member.long())
+    false_pos = torch.round(fpr32.double().cpu() * n_nonmembers)
+    true_pos = torch.round(tpr32.double().cpu() * n_members)
+    return false_pos / n_nonmembers, true_pos / n_members
 
 
 def tpr_at_fpr(fpr: Tensor, tpr: Tensor, target: float) -> tuple[float, float]:
@@ -176,11 +190,8 @@ def evaluate(
         (0.875, {0.5: (1.0, 0.5)}, 0.5)
     """
     n_members, n_nonmembers = _check(scores, is_member)
-    ranks = _ranks(scores.detach())
-    target = is_member.long()
-    fpr, tpr, _ = binary_roc(ranks, target)
-    fpr, tpr = fpr.double().cpu(), tpr.double().cpu()
-    auc = float(binary_auroc(ranks, target))
+    fpr, tpr = _exact_roc(scores, is_member, n_members, n_nonmembers)
+    auc = float(torch.trapezoid(tpr, fpr))
     at_fpr: dict[float, tuple[float, float]] = {}
     for budget in fpr_targets:
         budget = float(budget)
@@ -192,8 +203,6 @@ def evaluate(
             )
         at_fpr[budget] = tpr_at_fpr(fpr, tpr, budget)
     advantage = float((tpr - fpr).max())
-    if math.isnan(auc):
-        raise ValueError("AUC is NaN; check the scores")
     return AttackMetrics(
         auc=auc,
         tpr_at_fpr=at_fpr,

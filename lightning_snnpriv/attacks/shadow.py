@@ -155,8 +155,10 @@ def shokri_scores(
         raise ValueError(f"min_samples_per_class must be >= 1; got {min_samples_per_class}")
     if max_train_samples is not None and max_train_samples < 2:
         raise ValueError(f"max_train_samples must be >= 2 or None; got {max_train_samples}")
-    _make_classifier(classifier, seed)  # validates the name before any work
-    _features(target_logits[:0], features)
+    if classifier not in get_args(Classifier):
+        raise ValueError(f"classifier must be one of {get_args(Classifier)}; got {classifier!r}")
+    if features not in get_args(Features):
+        raise ValueError(f"features must be one of {get_args(Features)}; got {features!r}")
 
     # Attack training set: (shadow output, in/out) for every audited (shadow, sample) pair.
     shadow_idx, sample_idx = shadow_audit.cpu().nonzero(as_tuple=True)

@@ -61,8 +61,9 @@ def test_continuous_scores_outside_unit_interval_are_not_squashed():
     members = torch.tensor([True, False, True, False, True, False])
     m = evaluate(scores, members, fpr_targets=(0.0,))
     expected = roc_auc_score(members.numpy(), scores.numpy())
-    assert m.auc == pytest.approx(expected)  # 5/9
-    assert m.auc == pytest.approx(5 / 9)
+    assert m.auc == pytest.approx(expected)
+    assert m.auc == pytest.approx(6 / 9)
+    # with sigmoid squashing, 40, 30 (a non-member) and 20 would tie and TPR@0 would be 0
     assert m.tpr_at_fpr[0.0] == (pytest.approx(1 / 3), 0.0)
 
 
@@ -80,9 +81,10 @@ def test_all_ties():
 def test_perfect_separation():
     members = torch.tensor([True] * 5 + [False] * 7)
     scores = torch.where(members, 1.0, 0.0) + torch.linspace(0, 0.1, 12)
-    m = evaluate(scores, members, fpr_targets=(0.0, 0.001))
+    m = evaluate(scores, members, fpr_targets=(0.0,))
     assert m.auc == 1.0
     assert m.tpr_at_fpr[0.0] == (1.0, 0.0)
+    assert m.fpr == [0.0] * 6 + [i / 7 for i in range(1, 8)]
     assert m.advantage == 1.0
     assert m.balanced_accuracy == 1.0
 
@@ -161,3 +163,16 @@ def test_to_dict_is_json_serializable():
     assert full["fpr"] == [0.0, 0.0, 0.5, 0.5, 1.0]
     assert full["tpr"] == [0.0, 0.5, 0.5, 1.0, 1.0]
     assert (full["n_members"], full["n_nonmembers"]) == (2, 2)
+
+
+def test_fpr_budget_reached_exactly():
+    # 100 non-members scored 0..99, 10 members above the 2nd-best non-member only
+    nonmember_scores = torch.arange(100, dtype=torch.float64)
+    member_scores = torch.full((10,), 97.5, dtype=torch.float64)
+    scores = torch.cat([member_scores, nonmember_scores])
+    members = torch.arange(110) < 10
+    m = evaluate(scores, members, fpr_targets=(0.01, 0.02, 0.019))
+    assert m.tpr_at_fpr[0.01] == (0.0, 0.0)  # non-member 99 alone is FPR 0.01, members below
+    assert m.tpr_at_fpr[0.02] == (1.0, 0.02)
+    assert m.tpr_at_fpr[0.019] == (0.0, 0.0)
+    assert m.auc == pytest.approx(roc_auc_score(members.numpy(), scores.numpy()), abs=1e-12)
