@@ -10,7 +10,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_snnpriv.callbacks import MembershipInferenceCallback
 from lightning_snnpriv.data import PrivacyDataModule
-from lightning_snnpriv.errors import UsageError
+from lightning_snnpriv.errors import find_usage_error
 from lightning_snnpriv.models import PrivacyModule
 
 #: Trainer settings every run starts from; configs override them.
@@ -63,11 +63,14 @@ def main(args: Sequence[str] | None = None) -> None:
             subclass_mode_data=True,
             seed_everything_default=0,
             trainer_defaults=TRAINER_DEFAULTS,
-            args=argv,
+            args=argv if args is not None else None,
             auto_configure_optimizers=False,
         )
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+    except ValueError as err:
+        usage = find_usage_error(err)
+        if usage is None:
+            raise
+        print(f"error: {usage}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

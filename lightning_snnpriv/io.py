@@ -12,7 +12,7 @@ from lightning_snnpriv.errors import UsageError
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
-    """Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename).
+    r"""Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename).
 
     Raises :class:`UsageError` if ``path`` exists: results are never overwritten.
 

@@ -42,4 +42,4 @@ class ModelEnsemble(nn.Module):
         """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
         if len(inputs) != len(self.members):
             raise ValueError(f"expected {len(self.members)} inputs, got {len(inputs)}")
-        return [None if x is None else model(x) for model, x in zip(self.members, inputs)]
+        return [None if x is None else m(x) for m, x in zip(self.members, inputs, strict=True)]

@@ -9,6 +9,7 @@ membrane, mean membrane or spike count.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from math import prod
 from typing import Literal
@@ -62,7 +63,7 @@ class ANN(nn.Module):
         super().__init__()
         sizes = [prod(input_shape), *hidden_sizes, num_classes]
         layers: list[nn.Module] = [quant.input_quantizer(input_bits), nn.Flatten()]
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(quant.linear(n_in, n_out, weight_bits, per_channel))
             if i < len(sizes) - 2:
                 layers.append(quant.relu(act_bits))
@@ -175,7 +176,7 @@ class SNN(nn.Module):
         self.input_quant = quant.input_quantizer(input_bits)
         self.fcs = nn.ModuleList(
             quant.linear(n_in, n_out, weight_bits, per_channel)
-            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+            for n_in, n_out in itertools.pairwise(sizes)
         )
         self.lifs = nn.ModuleList(
             LIF(
