@@ -50,51 +50,62 @@ def _batch(seed: int):
     return torch.randn(4, 3, generator=g), torch.randint(0, 2, (4,), generator=g)
 
 
-def _worker(rank: int, port: int, find_unused: bool, queue) -> None:
+def _reports(rank: int, report: dict) -> None:
+    torch.manual_seed(0)
+    ddp = DistributedDataParallel(Ensemble(), find_unused_parameters=True)
+    opt = torch.optim.Adam(ddp.parameters(), lr=0.1)
+    members = ddp.module.members
+    # step 1: model 0 on both ranks, model 1 on rank 0 only
+    opt.zero_grad()
+    ddp([_batch(10 + rank), _batch(20) if rank == 0 else None]).backward()
+    report["grad1_model1"] = members[1].weight.grad.tolist()
+    local = members[1].weight.detach().clone().requires_grad_()
+    if rank == 0:
+        x, y = _batch(20)
+        F.cross_entropy(F.linear(x, local, members[1].bias.detach()), y).backward()
+        report["local_grad1_model1"] = local.grad.tolist()
+    opt.step()
+    # step 2: model 1 has no batch on any rank
+    before = [p.detach().clone() for p in members[1].parameters()]
+    state_before = {k: v.clone() for k, v in opt.state[members[1].weight].items()}
+    opt.zero_grad()
+    ddp([_batch(30 + rank), None]).backward()
+    report["grad2_model1_none"] = [p.grad is None for p in members[1].parameters()]
+    opt.step()
+    report["model1_moved"] = any(
+        not torch.equal(b, p.detach()) for b, p in zip(before, members[1].parameters(), strict=True)
+    )
+    report["adam_state_same"] = all(
+        torch.equal(v, opt.state[members[1].weight][k]) for k, v in state_before.items()
+    )
+    report["params"] = [p.detach().tolist() for p in ddp.parameters()]
+    # step 3: a forward after the step where model 1 was unused
+    opt.zero_grad()
+    ddp([_batch(40 + rank), _batch(50 + rank)]).backward()
+    report["step3"] = "ok"
+
+
+def _without_detection(rank: int, report: dict) -> None:
+    torch.manual_seed(0)
+    ddp = DistributedDataParallel(Ensemble(), find_unused_parameters=False)
+    opt = torch.optim.Adam(ddp.parameters(), lr=0.1)
+    try:  # model 1 without a batch on every rank, then one more step
+        for step in range(2):
+            opt.zero_grad()
+            ddp([_batch(step), None]).backward()
+            opt.step()
+        report["without"] = "ok"
+    except RuntimeError as err:
+        report["without"] = str(err).splitlines()[0]
+
+
+def _worker(rank: int, port: int, queue) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=WORLD)
     report = {}
     try:
-        torch.manual_seed(0)
-        ddp = DistributedDataParallel(Ensemble(), find_unused_parameters=find_unused)
-        opt = torch.optim.Adam(ddp.parameters(), lr=0.1)
-        members = ddp.module.members
-        if not find_unused:  # model 1 without a batch on every rank, then one more step
-            for step in range(2):
-                opt.zero_grad()
-                ddp([_batch(step), None]).backward()
-                opt.step()
-            report["step2"] = "ok"
-            return
-        # step 1: model 0 on both ranks, model 1 on rank 0 only
-        opt.zero_grad()
-        ddp([_batch(10 + rank), _batch(20) if rank == 0 else None]).backward()
-        report["grad1_model1"] = members[1].weight.grad.tolist()
-        local = members[1].weight.detach().clone().requires_grad_()
-        if rank == 0:
-            x, y = _batch(20)
-            F.cross_entropy(F.linear(x, local, members[1].bias.detach()), y).backward()
-            report["local_grad1_model1"] = local.grad.tolist()
-        opt.step()
-        # step 2: model 1 has no batch on any rank
-        before = [p.detach().clone() for p in members[1].parameters()]
-        state_before = {k: v.clone() for k, v in opt.state[members[1].weight].items()}
-        opt.zero_grad()
-        ddp([_batch(30 + rank), None]).backward()
-        report["grad2_model1_none"] = [p.grad is None for p in members[1].parameters()]
-        opt.step()
-        report["model1_moved"] = any(
-            not torch.equal(b, p.detach())
-            for b, p in zip(before, members[1].parameters(), strict=True)
-        )
-        report["adam_state_same"] = all(
-            torch.equal(v, opt.state[members[1].weight][k]) for k, v in state_before.items()
-        )
-        report["params"] = [p.detach().tolist() for p in ddp.parameters()]
-        # step 3: a forward after the step where model 1 was unused
-        opt.zero_grad()
-        ddp([_batch(40 + rank), _batch(50 + rank)]).backward()
-        report["step3"] = "ok"
+        _reports(rank, report)
+        _without_detection(rank, report)
     except RuntimeError as err:
         report["error"] = str(err).splitlines()[0]
     finally:
@@ -102,41 +113,37 @@ def _worker(rank: int, port: int, find_unused: bool, queue) -> None:
         dist.destroy_process_group()
 
 
-def _run(find_unused: bool) -> dict:
+@pytest.fixture(scope="module")
+def reports() -> dict:
+    """Both scenarios in one pair of spawned processes (each process start costs seconds)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     queue = torch.multiprocessing.get_context("spawn").SimpleQueue()
-    spawn(_worker, args=(port, find_unused, queue), nprocs=WORLD, join=True)
+    spawn(_worker, args=(port, queue), nprocs=WORLD, join=True)
     return dict(queue.get() for _ in range(WORLD))
 
 
-@pytest.fixture(scope="module")
-def with_detection():
-    return _run(find_unused=True)
-
-
 def test_model_without_a_batch_on_any_rank_keeps_none_gradients_and_is_not_updated(
-    with_detection,
+    reports,
 ):
     for rank in range(WORLD):
-        report = with_detection[rank]
+        report = reports[rank]
         assert "error" not in report, report.get("error")
         assert report["grad2_model1_none"] == [True, True]
         assert not report["model1_moved"]
         assert report["adam_state_same"]
         assert report["step3"] == "ok"
     # replicas identical after all steps
-    assert with_detection[0]["params"] == with_detection[1]["params"]
+    assert reports[0]["params"] == reports[1]["params"]
 
 
-def test_model_with_a_batch_on_one_rank_gets_the_mean_with_zero_from_the_others(with_detection):
-    g0 = torch.tensor(with_detection[0]["local_grad1_model1"])
+def test_model_with_a_batch_on_one_rank_gets_the_mean_with_zero_from_the_others(reports):
+    g0 = torch.tensor(reports[0]["local_grad1_model1"])
     for rank in range(WORLD):
-        torch.testing.assert_close(torch.tensor(with_detection[rank]["grad1_model1"]), g0 / WORLD)
+        torch.testing.assert_close(torch.tensor(reports[rank]["grad1_model1"]), g0 / WORLD)
 
 
-def test_without_unused_parameter_detection_ddp_refuses_the_next_step():
-    reports = _run(find_unused=False)
+def test_without_unused_parameter_detection_ddp_refuses_the_next_step(reports):
     for rank in range(WORLD):
-        assert "Expected to have finished reduction" in reports[rank].get("error", "")
+        assert "Expected to have finished reduction" in reports[rank]["without"]
