@@ -183,7 +183,9 @@ def test_ranks_with_different_plans_stop_with_a_clear_error(tmp_path):
     config = _config(tmp_path, "mismatch")
     config["data"]["class_path"] = "ddp_probe.RankSeededBreastCancer"
     proc = _fit_subprocess(tmp_path, config)
-    assert proc.returncode == 2, proc.stderr[-4000:]
+    # every rank exits with code 2 (cli.main); Lightning's process observer may SIGKILL rank 0
+    # (-9) if it sees rank 1 exit first, but the message is printed before either exits
+    assert proc.returncode in (2, -9), proc.stderr[-4000:]
     assert "error: the membership plan (scheme 'paper'" in proc.stderr
     assert "differs between the processes of this run" in proc.stderr
     assert "Traceback" not in proc.stderr
