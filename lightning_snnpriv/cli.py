@@ -10,6 +10,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_snnpriv.callbacks import MembershipInferenceCallback
 from lightning_snnpriv.data import PrivacyDataModule
+from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import find_usage_error
 from lightning_snnpriv.models import PrivacyModule
 
@@ -41,6 +42,11 @@ class PrivacyCLI(LightningCLI):
         for key in ("num_models", "num_classes", "input_shape"):
             parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "data.init_args.seed", compute_fn=_seed)
+
+    def before_instantiate_classes(self) -> None:
+        """``strategy: ddp`` (and its spawn/fork variants) detect unused parameters here."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
 
 
 def _seed(seed: int | bool) -> int:

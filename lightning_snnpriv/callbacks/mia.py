@@ -9,10 +9,13 @@ from typing import Any
 import torch
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
+from pytorch_lightning.strategies import Strategy
 from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader
 
 from lightning_snnpriv.attacks import Attack, AttackInputs, LossAttack, ShokriAttack, evaluate
+from lightning_snnpriv.callbacks.gather import gather_in_pool_order, shard_loader
+from lightning_snnpriv.distributed import on_global_zero
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.io import write_json
 
@@ -23,23 +26,39 @@ ROC_FILE = "roc.png"
 
 @torch.no_grad()
 def collect_outputs(
-    pl_module: LightningModule, loader: DataLoader
+    pl_module: LightningModule, loader: DataLoader, strategy: Strategy | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Every model's outputs on every sample of ``loader`` (which yields ``(x, y, index)``).
 
+    With a ``strategy`` of several processes this is a collective call: each rank runs its share
+    of the loader's batches on the strategy's device, and the shares are gathered to every rank
+    (:mod:`lightning_snnpriv.callbacks.gather`); each sample is computed in the same batch as
+    with one process.
+
     Returns:
-        ``(outputs [num_models, N, classes], labels [N])`` in pool order, on the CPU.
+        ``(outputs [num_models, N, classes], labels [N])`` in pool order, on the CPU: every
+        pool sample exactly once.
     """
-    was_training = pl_module.training
-    pl_module.eval()
+    num_replicas = 1 if strategy is None else strategy.world_size
+    rank = 0 if strategy is None else strategy.global_rank
+    share, length = shard_loader(loader, num_replicas, rank)
+    was_training, home = pl_module.training, pl_module.device
+    device = home if strategy is None else strategy.root_device
+    pl_module.eval().to(device)
     outputs, labels, indices = [], [], []
-    for x, y, index in loader:
-        outputs.append(pl_module(x.to(pl_module.device)).float().cpu())
+    for x, y, index in share:
+        outputs.append(pl_module(x.to(device)).float().cpu())
         labels.append(y)
         indices.append(index)
-    pl_module.train(was_training)
-    order = torch.cat(indices).argsort()
-    return torch.cat(outputs, dim=1)[:, order], torch.cat(labels)[order]
+    pl_module.train(was_training).to(home)
+    return gather_in_pool_order(
+        strategy,
+        torch.cat(outputs, dim=1),
+        torch.cat(labels),
+        torch.cat(indices),
+        length,
+        num_samples=len(loader.dataset),  # type: ignore[arg-type]
+    )
 
 
 def accuracy_by_model(
@@ -105,9 +124,13 @@ class MembershipInferenceCallback(Callback):
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Attack the trained target; write and log the results (global rank zero)."""
-        datamodule = trainer.datamodule
-        outputs, labels = collect_outputs(pl_module, datamodule.audit_dataloader())
-        self._attack_and_report(trainer, pl_module, datamodule, outputs, labels)
+        datamodule, strategy = trainer.datamodule, trainer.strategy
+        # collective calls, made on every rank: the audit pass and trainer.log_dir (a broadcast)
+        outputs, labels = collect_outputs(pl_module, datamodule.audit_dataloader(), strategy)
+        self._run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        on_global_zero(
+            strategy, self._attack_and_report, trainer, pl_module, datamodule, outputs, labels
+        )
 
     @rank_zero_only
     def _attack_and_report(
@@ -120,7 +143,7 @@ class MembershipInferenceCallback(Callback):
     ) -> None:
         plan = datamodule.plan
         keep, audit = torch.from_numpy(plan.keep), torch.from_numpy(plan.audit)
-        run_dir = Path(trainer.log_dir or trainer.default_root_dir)
+        run_dir = self._run_dir  # trainer.log_dir would broadcast from rank 0 alone
         run_dir.mkdir(parents=True, exist_ok=True)
         if self.save_signals:
             torch.save({"outputs": outputs, "labels": labels}, run_dir / SIGNALS_FILE)

@@ -13,6 +13,7 @@ from pytorch_lightning.utilities import CombinedLoader, rank_zero_info
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from lightning_snnpriv.data.membership import MembershipPlan, Scheme, build_plan
+from lightning_snnpriv.distributed import check_same_on_all_ranks, on_global_zero
 from lightning_snnpriv.errors import ConfigError, UsageError
 
 PLAN_FILE = "membership.npz"
@@ -133,7 +134,15 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
                     f"{self.shadow_train_fraction:.0%} of the target's training data, so shadow "
                     "and target training sets overlap."
                 )
-        run_dir = self._run_dir()
+        run_dir = self._run_dir()  # on every rank: trainer.log_dir is a collective call
+        if self.trainer is not None:
+            check_same_on_all_ranks(
+                self.trainer.strategy,
+                self.plan.digest(),
+                what=f"the membership plan (scheme {self.scheme!r}, seed {self.seed})",
+                fix="Every process must build it from the same data and seed: give all processes "
+                "the same config, data files and seed_everything.",
+            )
         if run_dir is not None:
             self.save_or_check_plan(run_dir)
 
@@ -144,7 +153,18 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
         return Path(trainer.log_dir)
 
     def save_or_check_plan(self, run_dir: Path) -> None:
-        """Write ``membership.npz`` in ``run_dir``, or check that the one there is this plan."""
+        """Write ``membership.npz`` in ``run_dir``, or check that the one there is this plan.
+
+        With several processes only global rank 0 reads or writes the file; the others wait for
+        its outcome and fail with it. Their plans equal rank 0's (compared in :meth:`setup`), so
+        they need not read the file (which a node-local run directory would not even show them).
+        """
+        if self.trainer is None:
+            self._save_or_check_plan(run_dir)
+        else:
+            on_global_zero(self.trainer.strategy, self._save_or_check_plan, run_dir)
+
+    def _save_or_check_plan(self, run_dir: Path) -> None:
         assert self.plan is not None
         path = run_dir / PLAN_FILE
         if path.exists():
@@ -156,7 +176,7 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
                     f"({self.plan.scheme}, seed {self.plan.seed}, {self.plan.digest()}). "
                     "Resume with the run's own config, or start a new run."
                 )
-        elif self.trainer is None or self.trainer.is_global_zero:
+        else:
             run_dir.mkdir(parents=True, exist_ok=True)
             self.plan.save(path)
 

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from lightning_snnpriv.distributed import check_unused_parameter_detection
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import quant
 from lightning_snnpriv.models.ensemble import ModelEnsemble
@@ -90,8 +91,14 @@ class PrivacyModule(LightningModule, abc.ABC):
         ]
         loss = torch.stack(losses).sum()
         if outputs[0] is not None:
-            self.log("train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]))
+            self.log(
+                "train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]), sync_dist=True
+            )
         return loss
+
+    def on_fit_start(self) -> None:
+        """Under DDP, refuse a strategy that would not let a model without a batch sit out."""
+        check_unused_parameter_detection(self.trainer.strategy.model)
 
     def _target_step(self, batch: Sequence[torch.Tensor], metric: MulticlassAccuracy, stage: str):
         x, y = batch[0], batch[1]
