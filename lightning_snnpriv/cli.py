@@ -6,12 +6,21 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from jsonargparse import ArgumentError
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_snnpriv.callbacks import MembershipInferenceCallback
+from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
+from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
+from lightning_snnpriv.cli_errors import (
+    explain_parse_error,
+    explain_usage_error,
+    find_usage_error,
+)
 from lightning_snnpriv.data import PrivacyDataModule
-from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.models import PrivacyModule
+from lightning_snnpriv.resume import RunConfigSaver, prepare_fit
 
 #: Trainer settings every run starts from; configs override them.
 TRAINER_DEFAULTS = {
@@ -38,9 +47,18 @@ class PrivacyCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         """Add the ``mia`` callback and the links data -> model."""
         parser.add_lightning_class_args(MembershipInferenceCallback, "mia")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(NonFiniteLossGuard, "guard")
         for key in ("num_models", "num_classes", "input_shape"):
             parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "data.init_args.seed", compute_fn=_seed)
+
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: object) -> None:
+        """Parse, then resolve ``fit --ckpt_path`` to a checked checkpoint and its run directory."""
+        super().parse_arguments(parser, args)  # type: ignore[arg-type]
+        if self.config.get("subcommand") == "fit":
+            prepare_fit(self.config.fit)
 
 
 def _seed(seed: int | bool) -> int:
@@ -65,10 +83,34 @@ def main(args: Sequence[str] | None = None) -> None:
             trainer_defaults=TRAINER_DEFAULTS,
             args=argv,
             auto_configure_optimizers=False,
+            save_config_callback=RunConfigSaver,
+            parser_kwargs=_PARSER_KWARGS,
         )
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except ArgumentError as err:
+        command = " ".join(["python -m lightning_snnpriv", *argv[:1]])
+        _exit_with(explain_parse_error(str(err), command), usage=command)
+    except MisconfigurationException as err:
+        _exit_with(f"trainer: {err}")
+    except Exception as err:  # a UsageError, possibly wrapped by jsonargparse's instantiation
+        usage_error = find_usage_error(err)
+        if usage_error is None:
+            raise
+        _exit_with(explain_usage_error(err, usage_error))
+
+
+#: Parse errors are raised (not printed with a 60-line usage block) and explained by ``main``.
+_PARSER_KWARGS = {
+    "exit_on_error": False,
+    **{name: {"exit_on_error": False} for name in ("fit", "validate", "test", "predict")},
+}
+
+
+def _exit_with(message: str, usage: str | None = None) -> None:
+    """Print ``error: message`` (and a one-line usage) on stderr; exit with code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    if usage:
+        print(f"usage: {usage} --config CONFIG [--SECTION.KEY=VALUE ...] (--help)", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader
 
 from lightning_snnpriv.attacks import Attack, AttackInputs, LossAttack, ShokriAttack, evaluate
 from lightning_snnpriv.errors import ConfigError
-from lightning_snnpriv.io import write_json
+from lightning_snnpriv.io import save_tensors, write_json
+from lightning_snnpriv.progress import bar_enabled, progress
 
 RESULTS_FILE = "mia_results.json"
 SIGNALS_FILE = "signals.pt"
@@ -123,7 +124,7 @@ class MembershipInferenceCallback(Callback):
         run_dir = Path(trainer.log_dir or trainer.default_root_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         if self.save_signals:
-            torch.save({"outputs": outputs, "labels": labels}, run_dir / SIGNALS_FILE)
+            save_tensors(run_dir / SIGNALS_FILE, {"outputs": outputs, "labels": labels})
         train_acc, test_acc = accuracy_by_model(outputs, labels, keep, audit)
         settings = {
             **_settings(pl_module),
@@ -134,7 +135,8 @@ class MembershipInferenceCallback(Callback):
         target = 0
         audited = audit[target]
         records, curves = [], {}
-        for attack in self.attacks:
+        desc = f"attacking model {target} (the target)"
+        for attack in progress(self.attacks, bar_enabled(trainer), desc, lambda a: a.name):
             out = attack.score(inputs, target=target)
             metrics = evaluate(out.scores[audited], keep[target][audited], self.fpr_targets)
             curves[attack.name] = (metrics.fpr, metrics.tpr)
