@@ -45,14 +45,13 @@ class PrivacyCLI(LightningCLI):
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Add the ``mia`` callback and the links data -> model."""
+        """Add the ``mia``, ``checkpoint`` and ``guard`` callbacks and the links data -> model."""
         parser.add_lightning_class_args(MembershipInferenceCallback, "mia")
         parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
         parser.add_lightning_class_args(NonFiniteLossGuard, "guard")
         for key in ("num_models", "num_classes", "input_shape"):
             parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "data.init_args.seed", compute_fn=_seed)
-
 
     def parse_arguments(self, parser: LightningArgumentParser, args: object) -> None:
         """Parse, then resolve ``fit --ckpt_path`` to a checked checkpoint and its run directory."""
