@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
 from collections.abc import Sequence
 
@@ -87,7 +88,8 @@ def main(args: Sequence[str] | None = None) -> None:
         )
     except ArgumentError as err:
         command = " ".join(["python -m lightning_snnpriv", *argv[:1]])
-        _exit_with(explain_parse_error(str(err), command), usage=command)
+        message = explain_parse_error(str(err), command, config_files=_config_files(argv))
+        _exit_with(message, usage=command)
     except MisconfigurationException as err:
         _exit_with(f"trainer: {err}")
     except Exception as err:  # a UsageError, possibly wrapped by jsonargparse's instantiation
@@ -97,11 +99,22 @@ def main(args: Sequence[str] | None = None) -> None:
         _exit_with(explain_usage_error(err, usage_error))
 
 
-#: Parse errors are raised (not printed with a 60-line usage block) and explained by ``main``.
+#: Parse errors are raised (not printed with a 60-line usage block) and explained by ``main``;
+#: no abbreviations, so a misspelt ``--trainer.max_epoch`` is an error, not ``max_epochs``.
 _PARSER_KWARGS = {
     "exit_on_error": False,
-    **{name: {"exit_on_error": False} for name in ("fit", "validate", "test", "predict")},
+    "allow_abbrev": False,
+    **{
+        name: {"exit_on_error": False, "allow_abbrev": False}
+        for name in ("fit", "validate", "test", "predict")
+    },
 }
+
+
+def _config_files(argv: list[str]) -> list[str]:
+    """The files given with ``--config``/``-c`` in ``argv``."""
+    files = [b for a, b in itertools.pairwise(argv) if a in ("--config", "-c")]
+    return files + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
 
 
 def _exit_with(message: str, usage: str | None = None) -> None:

@@ -9,6 +9,7 @@ in such a report. These functions extract what the user needs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from lightning_snnpriv.errors import UsageError
 
@@ -56,12 +57,13 @@ def explain_usage_error(err: BaseException, usage_error: UsageError) -> str:
     return f"{usage_error} (in {where.group(1)})" if where else str(usage_error)
 
 
-def explain_parse_error(message: str, command: str) -> str:
+def explain_parse_error(message: str, command: str, config_files: Sequence[str] = ()) -> str:
     """One paragraph from a jsonargparse error: the dotted field, the problem and the fix.
 
     Args:
         message: The parser's error message.
         command: The command as typed, e.g. ``python -m lightning_snnpriv fit``.
+        config_files: The ``--config`` files, named when one of them cannot be parsed.
 
     Example:
         >>> msg = '''Parser key "model":
@@ -98,6 +100,8 @@ def explain_parse_error(message: str, command: str) -> str:
                "and types")  # fmt: skip
     else:
         fix = f"`{command} --help` lists the accepted options"
+    if not field and "parsing config" in message and config_files:
+        field = "--config " + " ".join(config_files)
     head = f"{field}: {problem}" if field else problem
     return f"{head}. Fix it in the config file or on the command line; {fix}."
 

@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from reliability_cli import DEFAULT_CONFIG, SMALL
+from reliability_cli import DEFAULT_CONFIG, REPO, SMALL
 
+ANN_CONFIG = REPO / "configs" / "breast_cancer_ann.yaml"
+ANN_SMALL = [arg for arg in SMALL if "num_steps" not in arg]
 Builder = Callable[[Path, Path], list[str]]
 
 
@@ -117,6 +119,7 @@ CASES: list[Case] = [
                           f"--trainer.logger.init_args.version={r.name.removeprefix('version_')}"),
          "trainer.logger.init_args.version"),
     Case("diverging-learning-rate",
-         lambda t, r: fit(_save_dir(t), "--model.init_args.optimizer.init_args.lr=1e30"),
-         "lr"),
+         lambda t, r: ["fit", "--config", str(ANN_CONFIG), *ANN_SMALL, _save_dir(t),
+                       "--model.init_args.optimizer.init_args.lr=1e37"],
+         "optimizer.init_args.lr"),
 ]  # fmt: skip
