@@ -90,6 +90,8 @@ def explain_parse_error(message: str, command: str, config_files: Sequence[str] 
     if missing_class:
         problems = [f"unknown class {class_path.group(1)!r}"]
     field = keys[0] if keys else ""
+    if field == "config":
+        field = "--config"
     if keys[1:]:
         field += (".init_args." if class_path else ".") + ".".join(keys[1:])
     problem = _tidy("; ".join(dict.fromkeys(problems)) or message.strip())
@@ -114,6 +116,7 @@ def _tidy(text: str) -> str:
         "expected one of ['a', 'b'], got value: c"
     """
     text = re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text)
+    text = re.sub(r'^[Pp]arser key "[^"]+": ', "", text)
     text = re.sub(r"typing\.Literal\[(.*?)\]", r"one of [\1]", text)
     text = text.replace(". Got value:", ", got value:").replace("Expected a ", "expected ")
     text = text.rstrip(".")

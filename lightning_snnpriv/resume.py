@@ -93,11 +93,11 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
-        first = (str(err).strip().splitlines() or [""])[0]
         raise UsageError(
-            f"--ckpt_path {path}: not a readable checkpoint ({type(err).__name__}: {first}). "
-            "It may have been cut short by a crash or come from elsewhere: pass another "
-            f"checkpoint from {path.parent}, or start a new run without --ckpt_path."
+            f"--ckpt_path {path}: not a readable checkpoint ({type(err).__name__}): it is "
+            "truncated, corrupt, or holds objects other than tensors and plain values (which are "
+            "never unpickled: they could run code). Pass another checkpoint from "
+            f"{path.parent}, or start a new run without --ckpt_path."
         ) from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise UsageError(f"--ckpt_path {path}: not a Lightning checkpoint (no 'state_dict').")

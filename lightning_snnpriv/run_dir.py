@@ -54,8 +54,9 @@ def load_run(run_dir: str | Path) -> Run:
 
     Raises:
         UsageError: If the directory or one of ``config.yaml``, ``membership.npz`` and
-            ``signals.pt`` is missing or unreadable, or the signals' shapes disagree with the
-            plan (number of models, number of pool samples) or with each other.
+            ``signals.pt`` is missing or unreadable, the signals' shapes disagree with the
+            plan (number of models, number of pool samples) or with each other, or an output
+            is NaN or infinite.
     """
     path = Path(run_dir)
     hint = "pass a directory written by `fit`, such as logs/<name>/version_N"
@@ -83,6 +84,14 @@ def load_run(run_dir: str | Path) -> Run:
             f"{plan.num_models} models x {plan.num_samples} samples: the files come from "
             "different runs. Use an unmodified run directory, or re-run fit."
         )
+    bad = ~torch.isfinite(outputs)
+    if bad.any():
+        model = int(bad.nonzero()[0, 0])
+        raise UsageError(
+            f"--run {path}: {SIGNALS_FILE} has {int(bad.sum())} NaN or infinite outputs (the first "
+            f"from model {model}, 0 = the target): a diverged model cannot be audited. Re-run fit "
+            "with a lower learning rate."
+        )
     return Run(path=path, config=config, plan=plan, outputs=outputs, labels=labels)
 
 
@@ -101,8 +110,9 @@ def _load_signals(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
         signals = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
         raise UsageError(
-            f"{path}: not a readable signals file ({_first_line(err)}); it is truncated, "
-            "corrupt or not a tensor file. Re-run fit to produce it."
+            f"{path}: not a readable signals file ({type(err).__name__}): it is truncated, "
+            "corrupt, or holds objects other than tensors (never unpickled: they could run "
+            "code). Re-run fit to produce it."
         ) from err
     outputs = signals.get("outputs") if isinstance(signals, dict) else None
     labels = signals.get("labels") if isinstance(signals, dict) else None

@@ -59,6 +59,16 @@ def test_load_run_refuses_signals_that_do_not_match_the_plan(finished_run, tmp_p
         load_run(copy)
 
 
+def test_load_run_refuses_nan_outputs(finished_run, tmp_path):
+    copy = _copy(finished_run, tmp_path)
+    signals = torch.load(copy / "signals.pt", weights_only=True)
+    signals["outputs"][1, 5, 0] = float("nan")
+    (copy / "signals.pt").unlink()
+    save_tensors(copy / "signals.pt", signals)
+    with pytest.raises(UsageError, match=r"1 NaN or infinite outputs \(the first from model 1"):
+        load_run(copy)
+
+
 def test_load_run_refuses_corrupt_files(finished_run, tmp_path):
     copy = _copy(finished_run, tmp_path)
     (copy / "signals.pt").write_bytes(b"\x80\x04truncated")
