@@ -118,6 +118,8 @@ CASES: list[Case] = [
          lambda t, r: fit(f"--trainer.logger.init_args.save_dir={r.parent.parent}",
                           f"--trainer.logger.init_args.version={r.name.removeprefix('version_')}"),
          "trainer.logger.init_args.version"),
+    Case("unavailable-accelerator", lambda t, r: fit("--trainer.accelerator=mps"),
+         "trainer: `MPSAccelerator` can not run"),
     Case("diverging-learning-rate",
          lambda t, r: ["fit", "--config", str(ANN_CONFIG), *ANN_SMALL, _save_dir(t),
                        "--model.init_args.optimizer.init_args.lr=1e37"],

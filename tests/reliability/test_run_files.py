@@ -7,11 +7,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from jsonargparse import Namespace
 
 from lightning_snnpriv.data.membership import MembershipPlan
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.io import save_tensors, write_json
 from lightning_snnpriv.progress import progress
+from lightning_snnpriv.resume import find_last
 from lightning_snnpriv.run_dir import load_run
 
 
@@ -104,3 +106,26 @@ def test_progress_bar_names_the_item_only_when_enabled(capsys):
     assert "shokri" in shown
     list(progress(["loss"], enabled=False, desc="attacking", label=str))
     assert capsys.readouterr().err == ""
+
+
+def _fake_run(root, version, *files):
+    run = root / "exp" / f"version_{version}"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in files:
+        (run / name).write_text("x")
+    return run
+
+
+def test_ckpt_path_last_picks_the_newest_interrupted_run(tmp_path):
+    logger = Namespace(save_dir=str(tmp_path), name="exp", version=None)
+    assert find_last(logger) is None  # nothing yet: a new run starts
+    _fake_run(tmp_path, 0, "checkpoints/last.ckpt", "mia_results.json")
+    assert find_last(logger) is None  # newest run is complete: a new run starts
+    interrupted = _fake_run(tmp_path, 2, "checkpoints/last.ckpt")
+    _fake_run(tmp_path, 10)  # started, killed before its first checkpoint
+    assert find_last(logger) == interrupted / "checkpoints" / "last.ckpt"
+    _fake_run(tmp_path, 11, "checkpoints/last.ckpt", "signals.pt")
+    assert find_last(logger) is None  # finished training: `attack --run`, not resume
+    assert find_last(Namespace(save_dir=str(tmp_path), name="exp", version=2)) == (
+        interrupted / "checkpoints" / "last.ckpt"
+    )
