@@ -42,7 +42,6 @@ def progress(
 
 def bar_enabled(trainer: object) -> bool:
     """Whether ``trainer`` shows Lightning's progress bar on this process (global rank zero)."""
-    return (
-        getattr(trainer, "progress_bar_callback", None) is not None
-        and getattr(trainer, "is_global_zero", True)
+    return getattr(trainer, "progress_bar_callback", None) is not None and getattr(
+        trainer, "is_global_zero", True
     )

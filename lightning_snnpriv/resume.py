@@ -236,7 +236,9 @@ def _diff(section: str, saved: Any, current: Any, skip: tuple[str, ...]) -> list
     return [
         f"{section}.init_args.{key} is {_plain(value)!r} there and {init[key]!r} here"
         for key, value in saved.items()
-        if not key.startswith("_") and key not in skip and key in init
+        if not key.startswith("_")
+        and key not in skip
+        and key in init
         and _plain(value) != init[key]
     ]
 

@@ -53,10 +53,11 @@ def nonfinite_parameters(pl_module: LightningModule) -> list[int]:
 class NonFiniteLossGuard(Callback):
     """Stops training when the loss is NaN or infinite, naming the model and the epoch.
 
-    Checked before each backward pass (one ``isfinite`` on the summed loss per step). When it
-    fails, each model's loss on the step's batch is recomputed to find the culprits, and
-    :class:`TrainingDivergedError` is raised: the command line prints it and exits with code 2,
-    and the membership-inference callback never audits the broken models.
+    Checked before each backward pass (one ``isfinite`` on the summed loss per step; under DDP
+    the ranks agree on it, so all of them stop). When it fails, each model's loss on the step's
+    batch is recomputed to find the culprits, and :class:`TrainingDivergedError` is raised: the
+    command line prints it and exits with code 2, and the membership-inference callback never
+    audits the broken models.
     """
 
     def __init__(self) -> None:
@@ -71,8 +72,11 @@ class NonFiniteLossGuard(Callback):
     def on_before_backward(
         self, trainer: Trainer, pl_module: LightningModule, loss: torch.Tensor
     ) -> None:
-        """Raise :class:`TrainingDivergedError` if ``loss`` is NaN or infinite."""
-        if bool(torch.isfinite(loss).all()):
+        """Raise :class:`TrainingDivergedError` if ``loss`` is NaN or infinite (on any rank)."""
+        finite = bool(torch.isfinite(loss).all())
+        if trainer.world_size > 1:  # every rank stops together, none waits in backward's all-reduce
+            finite = trainer.strategy.reduce_boolean_decision(finite, all=True)
+        if finite:
             return
         culprits = self._culprits(pl_module)
         where = f"epoch {trainer.current_epoch} (global step {trainer.global_step})"

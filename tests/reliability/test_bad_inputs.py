@@ -19,6 +19,6 @@ def test_bad_input_exits_2_with_a_readable_message(case: Case, finished_run, tmp
     assert run_cli(args) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err
-    message = err[err.index("error: "):]
+    message = err[err.index("error: ") :]
     assert case.names in message
     assert len(message) < 1200, message  # a paragraph, not a usage wall

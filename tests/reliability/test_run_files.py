@@ -99,7 +99,8 @@ def test_results_and_signals_are_never_overwritten(tmp_path):
 
 def test_progress_bar_names_the_item_only_when_enabled(capsys):
     assert list(progress(["loss", "shokri"], enabled=True, desc="attacking", label=str)) == [
-        "loss", "shokri"
+        "loss",
+        "shokri",
     ]
     shown = capsys.readouterr().err
     assert "attacking" in shown
