@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
 from collections.abc import Sequence
 
+from jsonargparse import ArgumentError
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from lightning_snnpriv.callbacks import MembershipInferenceCallback
+from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
+from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
+from lightning_snnpriv.cli_errors import explain_parse_error, explain_usage_error
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import find_usage_error
 from lightning_snnpriv.models import PrivacyModule
+from lightning_snnpriv.resume import RunConfigSaver, prepare_fit
 
 #: Trainer settings every run starts from; configs override them.
 TRAINER_DEFAULTS = {
@@ -37,8 +44,10 @@ class PrivacyCLI(LightningCLI):
     """
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        """Add the ``mia`` callback and the links data -> model."""
+        """Add the ``mia``, ``checkpoint`` and ``guard`` callbacks and the links data -> model."""
         parser.add_lightning_class_args(MembershipInferenceCallback, "mia")
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(NonFiniteLossGuard, "guard")
         for key in ("num_models", "num_classes", "input_shape"):
             parser.link_arguments(f"data.{key}", f"model.init_args.{key}", apply_on="instantiate")
         parser.link_arguments("seed_everything", "data.init_args.seed", compute_fn=_seed)
@@ -47,6 +56,12 @@ class PrivacyCLI(LightningCLI):
         """``strategy: ddp`` (and its spawn/fork variants) detect unused parameters here."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: object) -> None:
+        """Parse, then resolve ``fit --ckpt_path`` to a checked checkpoint and its run directory."""
+        super().parse_arguments(parser, args)  # type: ignore[arg-type]
+        if self.config.get("subcommand") == "fit":
+            prepare_fit(self.config.fit)
 
 
 def _seed(seed: int | bool) -> int:
@@ -71,13 +86,46 @@ def main(args: Sequence[str] | None = None) -> None:
             trainer_defaults=TRAINER_DEFAULTS,
             args=argv if args is not None else None,
             auto_configure_optimizers=False,
+            save_config_callback=RunConfigSaver,
+            parser_kwargs=_PARSER_KWARGS,
         )
-    except ValueError as err:
-        usage = find_usage_error(err)
-        if usage is None:
+    except ArgumentError as err:
+        command = " ".join(["python -m lightning_snnpriv", *argv[:1]])
+        message = explain_parse_error(str(err), command, config_files=_config_files(argv))
+        _exit_with(message, usage=command)
+    except MisconfigurationException as err:
+        _exit_with(f"trainer: {err}")
+    except Exception as err:  # a UsageError, possibly wrapped by jsonargparse's instantiation
+        usage_error = find_usage_error(err)
+        if usage_error is None:
             raise
-        print(f"error: {usage}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _exit_with(explain_usage_error(err, usage_error))
+
+
+#: Parse errors are raised (not printed with a 60-line usage block) and explained by ``main``;
+#: no abbreviations, so a misspelt ``--trainer.max_epoch`` is an error, not ``max_epochs``.
+_PARSER_KWARGS = {
+    "exit_on_error": False,
+    "allow_abbrev": False,
+    **{
+        name: {"exit_on_error": False, "allow_abbrev": False}
+        for name in ("fit", "validate", "test", "predict")
+    },
+}
+
+
+def _config_files(argv: list[str]) -> list[str]:
+    """The files given with ``--config``/``-c`` in ``argv``."""
+    files = [b for a, b in itertools.pairwise(argv) if a in ("--config", "-c")]
+    return files + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+
+
+def _exit_with(message: str, usage: str | None = None) -> None:
+    """Print ``error: message`` (and a one-line usage) on stderr; exit with code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    if usage:
+        print(f"usage: {usage} --config CONFIG [--SECTION.KEY=VALUE ...] (--help)", file=sys.stderr)
+    raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from lightning_snnpriv.attacks import Attack, AttackInputs, LossAttack, ShokriAt
 from lightning_snnpriv.callbacks.gather import gather_in_pool_order, shard_loader
 from lightning_snnpriv.distributed import on_global_zero
 from lightning_snnpriv.errors import ConfigError
-from lightning_snnpriv.io import write_json
+from lightning_snnpriv.io import save_tensors, write_json
+from lightning_snnpriv.progress import bar_enabled, progress
 
 RESULTS_FILE = "mia_results.json"
 SIGNALS_FILE = "signals.pt"
@@ -146,7 +147,7 @@ class MembershipInferenceCallback(Callback):
         run_dir = self._run_dir  # trainer.log_dir would broadcast from rank 0 alone
         run_dir.mkdir(parents=True, exist_ok=True)
         if self.save_signals:
-            torch.save({"outputs": outputs, "labels": labels}, run_dir / SIGNALS_FILE)
+            save_tensors(run_dir / SIGNALS_FILE, {"outputs": outputs, "labels": labels})
         train_acc, test_acc = accuracy_by_model(outputs, labels, keep, audit)
         settings = {
             **_settings(pl_module),
@@ -157,7 +158,8 @@ class MembershipInferenceCallback(Callback):
         target = 0
         audited = audit[target]
         records, curves = [], {}
-        for attack in self.attacks:
+        desc = f"attacking model {target} (the target)"
+        for attack in progress(self.attacks, bar_enabled(trainer), desc, lambda a: a.name):
             out = attack.score(inputs, target=target)
             metrics = evaluate(out.scores[audited], keep[target][audited], self.fpr_targets)
             curves[attack.name] = (metrics.fpr, metrics.tpr)
