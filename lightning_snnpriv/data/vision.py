@@ -4,9 +4,9 @@ Files are read by torchvision (``torchvision.datasets.MNIST`` ...) from ``data_d
 downloaded only in ``prepare_data`` and only when ``download: true``. The pool is the train
 split followed by the test split (``is_train`` marks the train split, the ``paper`` scheme's
 target members), optionally capped to a seeded subset stratified by class and split. Images are
-kept as ``uint8`` and converted per sample: ``[0, 1]`` scaling and the dataset's standard
-normalization, plus, for training batches only and only with ``augment: true``, random crops
-(and horizontal flips where they keep the class). The audit pass always sees the clean samples.
+kept as ``uint8`` and converted per sample: ``[0, 1]`` scaling, a normalization (the dataset's
+standard one by default) and, for training batches only and only with ``augment: true``, random
+crops (and horizontal flips where they keep the class). The audit pass sees the clean samples.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import abc
 import pickle
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -27,6 +27,8 @@ from torchvision.transforms import v2
 from lightning_snnpriv.data.base import Pool, PrivacyDataModule
 from lightning_snnpriv.data.membership import Scheme
 from lightning_snnpriv.errors import ConfigError, DataError
+
+Normalization = Literal["standard", "none", "symmetric"]
 
 
 class ImageDataset(Dataset):
@@ -101,8 +103,9 @@ class TorchvisionDataModule(PrivacyDataModule):
             or synthetic copy in the same format); files are then only checked to exist and
             parse. MNIST and Fashion-MNIST: torchvision checksums only the downloaded archives,
             so loading their extracted files checks existence and format either way.
-        normalize: Standardize pixels with the dataset's mean and std. ``false`` keeps them in
-            ``[0, 1]``, which SNN ``encoding: rate`` needs (pixel = spike probability).
+        normalization: ``standard``: pixels standardized with the dataset's usual per-channel
+            mean and std; ``none``: pixels in [0, 1], which SNN ``encoding: rate`` needs (pixel
+            = spike probability); ``symmetric``: ``(x - 0.5) / 0.5``, pixels in [-1, 1].
         augment: Random training-time augmentation (random crop; plus horizontal flip for
             Fashion-MNIST and CIFAR-10), on training batches only, never on the audit pass.
         pool_size: Cap on the pool (train + test splits): a seeded subset stratified by class
@@ -125,7 +128,7 @@ class TorchvisionDataModule(PrivacyDataModule):
         data_dir: str = "data",
         download: bool = False,
         verify_checksums: bool = True,
-        normalize: bool = True,
+        normalization: Normalization = "standard",
         augment: bool = False,
         pool_size: int | None = None,
         scheme: Scheme = "paper",
@@ -153,7 +156,7 @@ class TorchvisionDataModule(PrivacyDataModule):
         self.data_dir = Path(data_dir)
         self.download = download
         self.verify_checksums = verify_checksums
-        self.normalize = normalize
+        self.normalization = normalization
         self.augment = augment
         self.pool_size = pool_size
 
@@ -179,12 +182,16 @@ class TorchvisionDataModule(PrivacyDataModule):
     # --- files ---------------------------------------------------------------------------------
 
     def prepare_data(self) -> None:
-        """Download the train and test splits if ``download: true`` (nothing otherwise)."""
+        """Download missing files if ``download: true`` (nothing otherwise).
+
+        torchvision skips files that are there (with ``verify_checksums: false``, that are
+        there at all) and checks what it downloads against its archive checksums.
+        """
         if not self.download:
             return
         for train in (True, False):
             try:
-                self.dataset_class(str(self.data_dir), train=train, download=True)
+                self.loading_class()(str(self.data_dir), train=train, download=True)
             except Exception as err:  # network and archive errors come in many types
                 raise self._files_error(
                     f"downloading failed ({type(err).__name__}: {err})"
@@ -225,8 +232,11 @@ class TorchvisionDataModule(PrivacyDataModule):
         """Per-sample transform: augmentation (training only), scaling, normalization."""
         steps = list(self.augmentations()) if train and self.augment else []
         steps.append(v2.ToDtype(torch.float32, scale=True))
-        if self.normalize:
+        channels = self.input_shape[0]
+        if self.normalization == "standard":
             steps.append(v2.Normalize(self.mean, self.std))
+        elif self.normalization == "symmetric":
+            steps.append(v2.Normalize((0.5,) * channels, (0.5,) * channels))
         return v2.Compose(steps)
 
     def load_pool(self) -> Pool:

@@ -189,7 +189,7 @@ class SNNClassifier(PrivacyModule):
         encoding: ``direct`` (the input is the same current at every step, the source
             study's) or ``rate`` (Bernoulli spikes with the input values as probabilities,
             snntorch ``spikegen.rate``, seeded by ``seed_everything``; needs inputs in
-            [0, 1]: for the image datasets set ``data.init_args.normalize: false``).
+            [0, 1]: for the image datasets set ``data.init_args.normalization: none``).
         num_steps: Time steps per sample.
         beta: Membrane decay per step, in (0, 1].
         threshold: Firing threshold (> 0).

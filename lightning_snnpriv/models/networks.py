@@ -338,13 +338,13 @@ def check_rate_input(x: torch.Tensor) -> None:
         >>> check_rate_input(torch.tensor([-0.4, 2.8]))
         Traceback (most recent call last):
         ...
-        lightning_snnpriv.errors.ConfigError: `model.init_args.encoding: rate` needs inputs in [0, 1] (spike probabilities), got values from -0.4 to 2.8. For the image datasets set data.init_args.normalize: false (pixels scaled to [0, 1]); otherwise use encoding: direct.
+        lightning_snnpriv.errors.ConfigError: `model.init_args.encoding: rate` needs inputs in [0, 1] (spike probabilities), got values from -0.4 to 2.8. For the image datasets set data.init_args.normalization: none (pixels in [0, 1]); otherwise use encoding: direct.
     """  # noqa: E501
     low, high = x.min().item(), x.max().item()
     if low < 0 or high > 1:
         raise ConfigError(
             "`model.init_args.encoding: rate` needs inputs in [0, 1] (spike probabilities), got "
             f"values from {low:.3g} to {high:.3g}. For the image datasets set "
-            "data.init_args.normalize: false (pixels scaled to [0, 1]); otherwise use "
+            "data.init_args.normalization: none (pixels in [0, 1]); otherwise use "
             "encoding: direct."
         )
