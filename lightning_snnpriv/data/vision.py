@@ -131,7 +131,7 @@ class TorchvisionDataModule(PrivacyDataModule):
         normalization: Normalization = "standard",
         augment: bool = False,
         pool_size: int | None = None,
-        scheme: Scheme = "paper",
+        scheme: Scheme = "shokri",
         num_shadows: int = 1,
         batch_size: int = 128,
         num_workers: int = 0,
