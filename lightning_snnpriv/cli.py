@@ -66,38 +66,9 @@ def main(args: Sequence[str] | None = None) -> None:
             args=argv,
             auto_configure_optimizers=False,
         )
-    except Exception as err:
-        usage = usage_error(err)
-        if usage is None:
-            raise
-        print(f"error: {usage}", file=sys.stderr)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def usage_error(err: BaseException) -> UsageError | None:
-    """``err`` or the :class:`UsageError` it was raised from, else ``None``.
-
-    jsonargparse re-raises errors of a class's ``__init__`` (e.g. a model's ``ConfigError``)
-    as a ``ValueError`` raised while handling them, so the cause chain is searched.
-
-    Example:
-        >>> try:
-        ...     try:
-        ...         raise UsageError("bad value")
-        ...     except UsageError:
-        ...         raise ValueError("does not validate")
-        ... except ValueError as err:
-        ...     usage_error(err)
-        UsageError('bad value')
-    """
-    seen: set[int] = set()
-    current: BaseException | None = err
-    while current is not None and id(current) not in seen:
-        if isinstance(current, UsageError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 if __name__ == "__main__":

@@ -64,9 +64,15 @@ class SklearnDataModule(PrivacyDataModule):
         """Load the bundled arrays, split them and standardize them."""
         x, y = type(self).loader(return_X_y=True)
         index = np.arange(len(y))
-        train, _ = train_test_split(
-            index, test_size=self.test_fraction, stratify=y, random_state=self.seed
-        )
+        try:
+            train, _ = train_test_split(
+                index, test_size=self.test_fraction, stratify=y, random_state=self.seed
+            )
+        except ValueError as err:  # a split too small to hold every class
+            raise ConfigError(
+                f"`data.init_args.test_fraction` = {self.test_fraction} cannot split "
+                f"{len(y)} samples of {type(self).num_classes} classes: {err}"
+            ) from err
         is_train = np.zeros(len(y), dtype=bool)
         is_train[train] = True
         scaler = StandardScaler().fit(x[is_train])

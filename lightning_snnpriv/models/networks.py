@@ -12,8 +12,8 @@ output layer's last membrane, mean membrane or spike count.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from itertools import pairwise
 from math import prod
 from typing import Literal
 
@@ -84,7 +84,7 @@ def _convs(
     sizes = [in_channels, *conv_channels]
     return [
         quant.conv2d(n_in, n_out, CONV_KERNEL, weight_bits, per_channel)
-        for n_in, n_out in pairwise(sizes)
+        for n_in, n_out in itertools.pairwise(sizes)
     ]
 
 
@@ -129,7 +129,7 @@ class ANN(nn.Module):
                            weight_bits, per_channel):  # fmt: skip
             layers += [conv, quant.relu(act_bits), nn.MaxPool2d(POOL)]
         layers.append(nn.Flatten())
-        for i, (n_in, n_out) in enumerate(pairwise(sizes)):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(quant.linear(n_in, n_out, weight_bits, per_channel))
             if i < len(sizes) - 2:
                 layers.append(quant.relu(act_bits))
@@ -289,7 +289,8 @@ class SNN(nn.Module):
         self.convs = nn.ModuleList(convs if spiking_conv else [])
         self.conv_lifs = nn.ModuleList(lif() for _ in self.convs)
         self.fcs = nn.ModuleList(
-            quant.linear(n_in, n_out, weight_bits, per_channel) for n_in, n_out in pairwise(sizes)
+            quant.linear(n_in, n_out, weight_bits, per_channel)
+            for n_in, n_out in itertools.pairwise(sizes)
         )
         self.lifs = nn.ModuleList(lif() for _ in self.fcs)
 
