@@ -8,14 +8,24 @@ from lightning_snnpriv.data.tabular import (
     IrisDataModule,
     SklearnDataModule,
 )
+from lightning_snnpriv.data.vision import (
+    CIFAR10DataModule,
+    FashionMNISTDataModule,
+    MNISTDataModule,
+    TorchvisionDataModule,
+)
 
 __all__ = [
     "BreastCancerDataModule",
+    "CIFAR10DataModule",
     "DigitsDataModule",
+    "FashionMNISTDataModule",
     "IrisDataModule",
+    "MNISTDataModule",
     "MembershipPlan",
     "Pool",
     "PrivacyDataModule",
     "SklearnDataModule",
+    "TorchvisionDataModule",
     "build_plan",
 ]

@@ -17,7 +17,13 @@ from lightning_snnpriv.distributed import check_unused_parameter_detection
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import quant
 from lightning_snnpriv.models.ensemble import ModelEnsemble
-from lightning_snnpriv.models.networks import ANN, SNN, Readout, ResetMechanism
+from lightning_snnpriv.models.networks import (
+    ANN,
+    SNN,
+    Encoding,
+    Readout,
+    ResetMechanism,
+)
 from lightning_snnpriv.models.surrogates import Surrogate, SurrogateName
 
 
@@ -125,7 +131,10 @@ class ANNClassifier(PrivacyModule):
     """Conventional (ReLU) networks, full precision or quantized with brevitas.
 
     Args:
-        hidden_sizes: Width of each hidden layer.
+        hidden_sizes: Width of each hidden fully connected layer.
+        conv_channels: Output channels of each convolution block (3x3 'same' convolution,
+            ReLU, 2x2 max pooling) before the FC layers; ``[]`` for an MLP (image inputs
+            only: ``[32, 64]`` is the source study's ConvNet).
         weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
         act_bits: Activation bits (brevitas ``QuantReLU``), ``null`` for full precision.
         input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
@@ -139,6 +148,7 @@ class ANNClassifier(PrivacyModule):
     def __init__(
         self,
         hidden_sizes: Sequence[int] = (1000,),
+        conv_channels: Sequence[int] = (),
         weight_bits: int | None = None,
         act_bits: int | None = None,
         input_bits: int | None = None,
@@ -153,6 +163,7 @@ class ANNClassifier(PrivacyModule):
             quant.check_bits(name, bits)
         _check_sizes(hidden_sizes)
         self.hidden_sizes = list(hidden_sizes)
+        self.conv_channels = list(conv_channels)
         self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
         self.per_channel_scaling = per_channel_scaling
         super().__init__(num_models, num_classes, input_shape, optimizer)
@@ -167,6 +178,7 @@ class ANNClassifier(PrivacyModule):
             act_bits=self.act_bits,
             input_bits=self.input_bits,
             per_channel=self.per_channel_scaling,
+            conv_channels=self.conv_channels,
         )
 
 
@@ -174,7 +186,17 @@ class SNNClassifier(PrivacyModule):
     """Spiking networks of snntorch ``Leaky`` neurons, trained with a surrogate gradient.
 
     Args:
-        hidden_sizes: Width of each hidden layer.
+        hidden_sizes: Width of each hidden fully connected layer (each followed by LIF).
+        conv_channels: Output channels of each convolution block (3x3 'same' convolution,
+            activation, 2x2 max pooling) before the FC layers; ``[]`` for an MLP (image inputs
+            only: ``[32, 64]`` is the source study's ConvNet).
+        spiking_conv: ``false``: the source study's hybrid, a non-spiking ReLU convolutional
+            feature extractor (computed once per sample with direct input) feeding spiking FC
+            layers; ``true``: LIF neurons after every convolution too, run at every step.
+        encoding: ``direct`` (the input is the same current at every step, the source
+            study's) or ``rate`` (Bernoulli spikes with the input values as probabilities,
+            snntorch ``spikegen.rate``, seeded by ``seed_everything``; needs inputs in
+            [0, 1]: for the image datasets set ``data.init_args.normalization: none``).
         num_steps: Time steps per sample.
         beta: Membrane decay per step, in (0, 1].
         threshold: Firing threshold (> 0).
@@ -186,7 +208,8 @@ class SNNClassifier(PrivacyModule):
         readout: The outputs: ``membrane_last`` (the source study's), ``membrane_mean`` or
             ``spike_count``. Losses and attack signals are computed from it.
         weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
-        act_bits: Membrane bits (snntorch ``state_quant``), ``null`` for full precision.
+        act_bits: Membrane bits (snntorch ``state_quant``), and the bits of the hybrid front
+            end's ReLU outputs (brevitas ``QuantReLU``); ``null`` for full precision.
         input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
         state_quant_lower_limit: ``state_quant``'s ``lower_limit``: levels start at
             ``-threshold * (1 + lower_limit)``.
@@ -202,6 +225,9 @@ class SNNClassifier(PrivacyModule):
     def __init__(
         self,
         hidden_sizes: Sequence[int] = (1000,),
+        conv_channels: Sequence[int] = (),
+        spiking_conv: bool = False,
+        encoding: Encoding = "direct",
         num_steps: int = 25,
         beta: float = 0.95,
         threshold: float = 1.0,
@@ -231,6 +257,8 @@ class SNNClassifier(PrivacyModule):
         if threshold <= 0:
             raise ConfigError(f"`threshold` must be > 0, got {threshold}.")
         self.hidden_sizes = list(hidden_sizes)
+        self.conv_channels, self.spiking_conv = list(conv_channels), spiking_conv
+        self.encoding = encoding
         self.num_steps, self.beta, self.threshold = num_steps, beta, threshold
         self.reset_mechanism = reset_mechanism
         self.surrogate = Surrogate(surrogate, surrogate_params)
@@ -261,6 +289,9 @@ class SNNClassifier(PrivacyModule):
             input_bits=self.input_bits,
             state_quant_limits=self.state_quant_limits,
             per_channel=self.per_channel_scaling,
+            conv_channels=self.conv_channels,
+            spiking_conv=self.spiking_conv,
+            encoding=self.encoding,
         )
 
 
