@@ -24,7 +24,7 @@ TRAINER_DEFAULTS = {
 
 #: Subcommands besides LightningCLI's own (fit, validate, test, predict):
 #: name -> "module:function", the function taking the remaining arguments.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"describe": "lightning_snnpriv.describe:main"}
 
 
 class PrivacyCLI(LightningCLI):
@@ -56,19 +56,38 @@ def main(args: Sequence[str] | None = None) -> None:
             module, function = COMMANDS[argv[0]].split(":")
             getattr(importlib.import_module(module), function)(argv[1:])
             return
-        PrivacyCLI(
-            PrivacyModule,
-            PrivacyDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            seed_everything_default=0,
-            trainer_defaults=TRAINER_DEFAULTS,
-            args=argv,
-            auto_configure_optimizers=False,
-        )
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        build_cli(argv)
+    except (UsageError, ValueError) as err:
+        usage = _usage_error(err)
+        if usage is None:
+            raise
+        print(f"error: {usage}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def build_cli(args: Sequence[str], run: bool = True) -> PrivacyCLI:
+    """The LightningCLI of ``fit`` & co. (``run=False``: parse and instantiate, don't run)."""
+    return PrivacyCLI(
+        PrivacyModule,
+        PrivacyDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        seed_everything_default=0,
+        trainer_defaults=TRAINER_DEFAULTS,
+        args=list(args),
+        run=run,
+        auto_configure_optimizers=False,
+    )
+
+
+def _usage_error(err: BaseException | None) -> UsageError | None:
+    """The :class:`UsageError` behind ``err``, if any.
+
+    jsonargparse re-raises an error of a class's ``__init__`` as a ``ValueError`` caused by it.
+    """
+    while err is not None and not isinstance(err, UsageError):
+        err = err.__cause__ or err.__context__
+    return err
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ class Surrogate:
             ``spike_rate_escape``, ``triangular``.
         params: Hyper-parameters of that surrogate; missing ones take snntorch's defaults.
             A key that the surrogate does not take is an error.
+        field: Prefix of the config fields named in error messages (``model.init_args.``).
 
     Example:
         >>> spike = Surrogate("atan", {"alpha": 2.0})
@@ -66,10 +67,13 @@ class Surrogate:
         tensor([0.2884, 1.0000, 0.2884])
     """
 
-    def __init__(self, name: str, params: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self, name: str, params: Mapping[str, float] | None = None, field: str = ""
+    ) -> None:
         if name not in SURROGATES:
             raise ConfigError(
-                f"`surrogate`: unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}."
+                f"`{field}surrogate`: unknown surrogate {name!r}; choose one of "
+                f"{', '.join(SURROGATES)}."
             )
         function, defaults = SURROGATES[name]
         params = dict(params or {})
@@ -77,8 +81,8 @@ class Surrogate:
         if wrong:
             allowed = ", ".join(defaults) or "none"
             raise ConfigError(
-                f"`surrogate_params`: {wrong} not hyper-parameters of surrogate {name!r} "
-                f"(it takes: {allowed}). Remove them or choose another surrogate."
+                f"`{field}surrogate_params`: {', '.join(wrong)} not a hyper-parameter of "
+                f"surrogate {name!r} (it takes: {allowed}). Remove it or choose another surrogate."
             )
         self.name = name
         self.params = {key: float(params.get(key, default)) for key, default in defaults.items()}
