@@ -7,8 +7,10 @@ Weight quantization uses brevitas' default weight quantizer (``Int8WeightPerTens
 ``weight_bit_width`` overridden): signed, narrow range, one floating-point scale per tensor
 taken from the weights' absolute maximum (``per_channel=True`` gives one scale per output
 channel). Every layer, and so every model copy, owns its scale: weight scales are computed from
-that layer's own weights at every forward pass, ``QuantReLU``/``QuantIdentity`` scales are
-parameters of that layer (initialized from activation statistics, then learned).
+that layer's own weights at every forward pass; ``QuantReLU``/``QuantIdentity`` scales are that
+layer's: for its first 300 training calls (brevitas' ``collect_stats_steps``) the batch's
+99.999th percentile of ``|x|`` over the top level, with a running average used in eval; then a
+learned parameter initialized from that average.
 
 Limits found in brevitas 0.13.4 and snntorch 1.0.0 (checked by ``check_bits``):
 
