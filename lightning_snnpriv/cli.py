@@ -56,7 +56,7 @@ def main(args: Sequence[str] | None = None) -> None:
             module, function = COMMANDS[argv[0]].split(":")
             getattr(importlib.import_module(module), function)(argv[1:])
             return
-        build_cli(argv)
+        build_cli(argv if args is not None else None)
     except (UsageError, ValueError) as err:
         usage = _usage_error(err)
         if usage is None:
@@ -65,8 +65,11 @@ def main(args: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
 
 
-def build_cli(args: Sequence[str], run: bool = True) -> PrivacyCLI:
-    """The LightningCLI of ``fit`` & co. (``run=False``: parse and instantiate, don't run)."""
+def build_cli(args: Sequence[str] | None, run: bool = True) -> PrivacyCLI:
+    """The LightningCLI of ``fit`` & co. (``run=False``: parse and instantiate, don't run).
+
+    ``args`` ``None`` reads ``sys.argv``, as LightningCLI does.
+    """
     return PrivacyCLI(
         PrivacyModule,
         PrivacyDataModule,
@@ -74,7 +77,7 @@ def build_cli(args: Sequence[str], run: bool = True) -> PrivacyCLI:
         subclass_mode_data=True,
         seed_everything_default=0,
         trainer_defaults=TRAINER_DEFAULTS,
-        args=list(args),
+        args=None if args is None else list(args),
         run=run,
         auto_configure_optimizers=False,
     )
