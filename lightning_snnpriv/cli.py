@@ -32,7 +32,7 @@ TRAINER_DEFAULTS = {
 
 #: Subcommands besides LightningCLI's own (fit, validate, test, predict):
 #: name -> "module:function", the function taking the remaining arguments.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {"describe": "lightning_snnpriv.describe:main"}
 
 
 class PrivacyCLI(LightningCLI):
@@ -77,18 +77,7 @@ def main(args: Sequence[str] | None = None) -> None:
             module, function = COMMANDS[argv[0]].split(":")
             getattr(importlib.import_module(module), function)(argv[1:])
             return
-        PrivacyCLI(
-            PrivacyModule,
-            PrivacyDataModule,
-            subclass_mode_model=True,
-            subclass_mode_data=True,
-            seed_everything_default=0,
-            trainer_defaults=TRAINER_DEFAULTS,
-            args=argv if args is not None else None,
-            auto_configure_optimizers=False,
-            save_config_callback=RunConfigSaver,
-            parser_kwargs=_PARSER_KWARGS,
-        )
+        build_cli(argv if args is not None else None)
     except ArgumentError as err:
         command = " ".join(["python -m lightning_snnpriv", *argv[:1]])
         message = explain_parse_error(str(err), command, config_files=_config_files(argv))
@@ -126,6 +115,26 @@ def _exit_with(message: str, usage: str | None = None) -> None:
     if usage:
         print(f"usage: {usage} --config CONFIG [--SECTION.KEY=VALUE ...] (--help)", file=sys.stderr)
     raise SystemExit(2) from None
+
+
+def build_cli(args: Sequence[str] | None, run: bool = True) -> PrivacyCLI:
+    """The LightningCLI of ``fit`` & co. (``run=False``: parse and instantiate, don't run).
+
+    ``args`` ``None`` reads ``sys.argv``, as LightningCLI does.
+    """
+    return PrivacyCLI(
+        PrivacyModule,
+        PrivacyDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        seed_everything_default=0,
+        trainer_defaults=TRAINER_DEFAULTS,
+        args=None if args is None else list(args),
+        run=run,
+        auto_configure_optimizers=False,
+        save_config_callback=RunConfigSaver,
+        parser_kwargs=_PARSER_KWARGS,
+    )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ from lightning_snnpriv.models.networks import (
 )
 from lightning_snnpriv.models.surrogates import Surrogate, SurrogateName
 
+#: Where the model's settings live in a config; error messages name fields with it.
+FIELD = "model.init_args."
+
 
 def _adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-3)
@@ -135,9 +138,11 @@ class ANNClassifier(PrivacyModule):
         conv_channels: Output channels of each convolution block (3x3 'same' convolution,
             ReLU, 2x2 max pooling) before the FC layers; ``[]`` for an MLP (image inputs
             only: ``[32, 64]`` is the source study's ConvNet).
-        weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
-        act_bits: Activation bits (brevitas ``QuantReLU``), ``null`` for full precision.
-        input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
+        weight_bits: Weight bits (brevitas ``QuantLinear``/``QuantConv2d``, 2 to 32), ``null``
+            for full precision.
+        act_bits: Activation bits (brevitas ``QuantReLU``, 1 to 32), ``null`` for full precision.
+        input_bits: Input bits (brevitas ``QuantIdentity``, 2 to 32), ``null`` for full
+            precision.
         per_channel_scaling: One weight scale per output channel instead of per tensor.
         num_models: See :class:`PrivacyModule` (linked from the data).
         num_classes: See :class:`PrivacyModule` (linked from the data).
@@ -158,9 +163,8 @@ class ANNClassifier(PrivacyModule):
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
     ) -> None:
-        for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
-                           ("input_bits", input_bits)):  # fmt: skip
-            quant.check_bits(name, bits)
+        _check_quant_bits(weight_bits, input_bits)
+        quant.check_bits(f"{FIELD}act_bits", act_bits)
         _check_sizes(hidden_sizes)
         self.hidden_sizes = list(hidden_sizes)
         self.conv_channels = list(conv_channels)
@@ -207,14 +211,18 @@ class SNNClassifier(PrivacyModule):
             ``threshold``); missing ones take snntorch's defaults.
         readout: The outputs: ``membrane_last`` (the source study's), ``membrane_mean`` or
             ``spike_count``. Losses and attack signals are computed from it.
-        weight_bits: Weight bits (brevitas ``QuantLinear``), ``null`` for full precision.
-        act_bits: Membrane bits (snntorch ``state_quant``), and the bits of the hybrid front
-            end's ReLU outputs (brevitas ``QuantReLU``); ``null`` for full precision.
-        input_bits: Input bits (brevitas ``QuantIdentity``), ``null`` for full precision.
+        weight_bits: Weight bits (brevitas ``QuantLinear``/``QuantConv2d``, 2 to 32), ``null``
+            for full precision.
+        act_bits: Membrane bits (snntorch ``state_quant``, 1 to 16), and the bits of the hybrid
+            front end's ReLU outputs (brevitas ``QuantReLU``); ``null`` for full precision.
+        input_bits: Input bits (brevitas ``QuantIdentity``, 2 to 32), ``null`` for full
+            precision.
         state_quant_lower_limit: ``state_quant``'s ``lower_limit``: levels start at
-            ``-threshold * (1 + lower_limit)``.
+            ``-threshold * (1 + lower_limit)``; ``null`` takes snntorch's default (0). Only with
+            ``act_bits`` set (an error otherwise: it would have no effect).
         state_quant_upper_limit: ``state_quant``'s ``upper_limit``: levels end at
-            ``threshold * (1 + upper_limit)``.
+            ``threshold * (1 + upper_limit)``; ``null`` takes snntorch's default (0.2). Only with
+            ``act_bits`` set.
         per_channel_scaling: One weight scale per output channel instead of per tensor.
         num_models: See :class:`PrivacyModule` (linked from the data).
         num_classes: See :class:`PrivacyModule` (linked from the data).
@@ -238,17 +246,24 @@ class SNNClassifier(PrivacyModule):
         weight_bits: int | None = None,
         act_bits: int | None = None,
         input_bits: int | None = None,
-        state_quant_lower_limit: float = 0.0,
-        state_quant_upper_limit: float = 0.2,
+        state_quant_lower_limit: float | None = None,
+        state_quant_upper_limit: float | None = None,
         per_channel_scaling: bool = False,
         num_models: int = 2,
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
     ) -> None:
-        for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
-                           ("input_bits", input_bits)):  # fmt: skip
-            quant.check_bits(name, bits)
+        _check_quant_bits(weight_bits, input_bits)
+        quant.check_state_bits(f"{FIELD}act_bits", act_bits)
+        limits = {"lower_limit": state_quant_lower_limit, "upper_limit": state_quant_upper_limit}
+        unused = [f"{FIELD}state_quant_{key}" for key, value in limits.items() if value is not None]
+        if act_bits is None and unused:
+            raise ConfigError(
+                f"{', '.join(f'`{u}`' for u in unused)} set, but `{FIELD}act_bits` is null (no "
+                "membrane quantization), so it would have no effect. Set `act_bits` to quantize "
+                "the membrane, or remove the limit."
+            )
         _check_sizes(hidden_sizes)
         if num_steps < 1:
             raise ConfigError(f"`num_steps` must be >= 1, got {num_steps}.")
@@ -261,16 +276,29 @@ class SNNClassifier(PrivacyModule):
         self.encoding = encoding
         self.num_steps, self.beta, self.threshold = num_steps, beta, threshold
         self.reset_mechanism = reset_mechanism
-        self.surrogate = Surrogate(surrogate, surrogate_params)
+        self.surrogate = Surrogate(surrogate, surrogate_params, field=FIELD)
         self.readout = readout
         self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
-        self.state_quant_limits = (state_quant_lower_limit, state_quant_upper_limit)
+        #: ``(lower_limit, upper_limit)`` in effect (snntorch's defaults where not set).
+        self.state_quant_limits = tuple(
+            quant.STATE_QUANT_DEFAULTS[key] if value is None else value
+            for key, value in limits.items()
+        )
         self.per_channel_scaling = per_channel_scaling
         super().__init__(num_models, num_classes, input_shape, optimizer)
 
     def settings(self) -> dict[str, Any]:
-        """Model settings, with the surrogate's hyper-parameters resolved to their values."""
-        return {**super().settings(), "surrogate_params": self.surrogate.params}
+        """Model settings, with the surrogate's hyper-parameters and state_quant limits resolved.
+
+        The state_quant limits are ``None`` when the membrane is not quantized.
+        """
+        quantized = self.act_bits is not None
+        return {
+            **super().settings(),
+            "surrogate_params": self.surrogate.params,
+            "state_quant_lower_limit": self.state_quant_limits[0] if quantized else None,
+            "state_quant_upper_limit": self.state_quant_limits[1] if quantized else None,
+        }
 
     def configure_network(self) -> nn.Module:
         """One SNN."""
@@ -293,6 +321,11 @@ class SNNClassifier(PrivacyModule):
             spiking_conv=self.spiking_conv,
             encoding=self.encoding,
         )
+
+
+def _check_quant_bits(weight_bits: int | None, input_bits: int | None) -> None:
+    quant.check_weight_bits(f"{FIELD}weight_bits", weight_bits)
+    quant.check_input_bits(f"{FIELD}input_bits", input_bits)
 
 
 def _check_sizes(hidden_sizes: Sequence[int]) -> None:

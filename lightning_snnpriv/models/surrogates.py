@@ -5,25 +5,42 @@ or sent to DDP workers. :class:`Surrogate` keeps the name and hyper-parameters a
 same snntorch ``torch.autograd.Function`` in ``__call__``, so the forward pass (a Heaviside
 step at zero, the neuron passes ``mem - threshold``) and the gradient are exactly snntorch's.
 
-Gradients dS/dU computed by snntorch 1.0.0 (U is ``mem - threshold``):
+Verified against snntorch 1.0.0's ``snntorch/surrogate.py`` (and by
+``tests/models/test_surrogates.py``). Forward, for every surrogate: ``S = 1 if U > 0 else 0``
+with ``U = mem - threshold`` (strictly greater: a membrane exactly at the threshold does not
+spike, although snntorch's docstrings write U >= U_thr). Backward, dS/dU:
 
-===========================  =======================================  ==================
-name                         dS/dU                                    hyper-parameters
-===========================  =======================================  ==================
-fast_sigmoid                 1 / (1 + slope * |U|)^2                  slope = 25
-straight_through_estimator   1                                        (none)
-atan                         (alpha / 2) / (1 + (pi/2 * alpha * U)^2) alpha = 2.0
-spike_rate_escape            slope * exp(-beta * |U - 1|)             beta = 1, slope = 25
-triangular                   threshold if U < 0 else -threshold       threshold = 1
-===========================  =======================================  ==================
+===========================  ==========================================  =====================
+name                         dS/dU                                       hyper-parameters
+===========================  ==========================================  =====================
+fast_sigmoid                 1 / (1 + slope * |U|)^2                     slope = 25
+straight_through_estimator   1                                           (none)
+atan                         (alpha / 2) / (1 + (pi / 2 * alpha * U)^2)  alpha = 2.0
+spike_rate_escape            slope * exp(-beta * |U - 1|)                beta = 1, slope = 25
+triangular                   threshold if U < 0 else -threshold          threshold = 1
+===========================  ==========================================  =====================
 
-Quirks of snntorch 1.0.0 kept as they are (the results depend on this version):
-``spike_rate_escape`` peaks one unit *above* the firing threshold (at U = 1), not at it;
-``triangular`` is not a triangle but a constant whose sign flips at the threshold.
+Where they peak, and quirks kept as they are (results depend on snntorch 1.0.0):
+
+- ``fast_sigmoid`` peaks at U = 0 (value 1); ``atan`` at U = 0 (value alpha / 2 = 1);
+  ``straight_through_estimator`` passes the gradient unchanged at every U, however far from
+  the threshold.
+- ``spike_rate_escape`` peaks at U = 1, i.e. at ``mem = threshold + 1`` (one absolute unit
+  above the firing threshold, whatever the threshold), with value ``slope`` = 25; at the
+  threshold itself it is ``slope * exp(-beta)`` (9.2 with the defaults). Its ``beta`` is an
+  escape-rate sharpness, unrelated to the neuron's membrane decay ``beta``.
+- ``triangular`` is not a triangle: its gradient has constant magnitude ``threshold`` (a
+  gradient scale, unrelated to the neuron's firing threshold) and flips sign at the firing
+  threshold: +threshold below it (U < 0), -threshold at and above it (U >= 0). It has no peak;
+  a neuron above threshold gets the opposite-signed gradient of one below it.
+- snntorch's ``sigmoid`` surrogate (not one of the five) overflows in float32: at slope 25
+  its gradient is NaN for U below about -3.4 (``exp(-slope * U)`` is inf in the numerator
+  and the denominator), one reason it is not offered here.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Literal, get_args
 
@@ -36,14 +53,24 @@ SurrogateName = Literal[
     "fast_sigmoid", "straight_through_estimator", "atan", "spike_rate_escape", "triangular"
 ]
 
-#: For each surrogate: snntorch's autograd Function and its hyper-parameters with defaults,
-#: in the order the Function's ``apply`` takes them.
+#: For each surrogate: snntorch's autograd Function and its hyper-parameters with snntorch's
+#: defaults (read from its factory function, e.g. ``fast_sigmoid(slope=25)``), in the order the
+#: Function's ``apply`` takes them.
 SURROGATES: dict[str, tuple[type[torch.autograd.Function], dict[str, float]]] = {
-    "fast_sigmoid": (_sn.FastSigmoid, {"slope": 25.0}),
-    "straight_through_estimator": (_sn.StraightThroughEstimator, {}),
-    "atan": (_sn.ATan, {"alpha": 2.0}),
-    "spike_rate_escape": (_sn.SpikeRateEscape, {"beta": 1.0, "slope": 25.0}),
-    "triangular": (_sn.Triangular, {"threshold": 1.0}),
+    name: (
+        function,
+        {
+            key: float(param.default)
+            for key, param in inspect.signature(getattr(_sn, name)).parameters.items()
+        },
+    )
+    for name, function in {
+        "fast_sigmoid": _sn.FastSigmoid,
+        "straight_through_estimator": _sn.StraightThroughEstimator,
+        "atan": _sn.ATan,
+        "spike_rate_escape": _sn.SpikeRateEscape,
+        "triangular": _sn.Triangular,
+    }.items()
 }
 assert set(SURROGATES) == set(get_args(SurrogateName))
 
@@ -56,6 +83,7 @@ class Surrogate:
             ``spike_rate_escape``, ``triangular``.
         params: Hyper-parameters of that surrogate; missing ones take snntorch's defaults.
             A key that the surrogate does not take is an error.
+        field: Prefix of the config fields named in error messages (``model.init_args.``).
 
     Example:
         >>> spike = Surrogate("atan", {"alpha": 2.0})
@@ -66,10 +94,13 @@ class Surrogate:
         tensor([0.2884, 1.0000, 0.2884])
     """
 
-    def __init__(self, name: str, params: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self, name: str, params: Mapping[str, float] | None = None, field: str = ""
+    ) -> None:
         if name not in SURROGATES:
             raise ConfigError(
-                f"`surrogate`: unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}."
+                f"`{field}surrogate`: unknown surrogate {name!r}; choose one of "
+                f"{', '.join(SURROGATES)}."
             )
         function, defaults = SURROGATES[name]
         params = dict(params or {})
@@ -77,8 +108,8 @@ class Surrogate:
         if wrong:
             allowed = ", ".join(defaults) or "none"
             raise ConfigError(
-                f"`surrogate_params`: {wrong} not hyper-parameters of surrogate {name!r} "
-                f"(it takes: {allowed}). Remove them or choose another surrogate."
+                f"`{field}surrogate_params`: {', '.join(wrong)} not a hyper-parameter of "
+                f"surrogate {name!r} (it takes: {allowed}). Remove it or choose another surrogate."
             )
         self.name = name
         self.params = {key: float(params.get(key, default)) for key, default in defaults.items()}
