@@ -24,7 +24,10 @@ TRAINER_DEFAULTS = {
 
 #: Subcommands besides LightningCLI's own (fit, validate, test, predict):
 #: name -> "module:function", the function taking the remaining arguments.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "sweep": "lightning_snnpriv.sweep:main",
+    "report": "lightning_snnpriv.report:main",
+}
 
 
 class PrivacyCLI(LightningCLI):
