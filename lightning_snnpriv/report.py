@@ -16,11 +16,13 @@ import importlib
 import json
 import math
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.io import write_json
@@ -226,7 +228,7 @@ def markdown_summary(summary: Sequence[Mapping[str, Any]], axes: Sequence[str]) 
     head = [key_label(k) for k in group_keys] + metrics
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in summary:
-        cells = [str(entry[k]) for k in group_keys]
+        cells = [cell_label(k, entry[k]) if k in axes else str(entry[k]) for k in group_keys]
         for m in metrics:
             mean, std = entry[f"{m}_mean"], entry[f"{m}_std"]
             cells.append(f"{mean:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}"))
@@ -299,11 +301,13 @@ def rescore(run_dir: Path) -> dict[str, dict[str, Any]]:
     audited = audit[0]
     out = {}
     for attack in attacks:
-        metrics = evaluate(
-            attack.score(inputs, target=0).scores[audited],
-            keep[0][audited],
-            mia.get("fpr_targets") or (0.01, 0.001),
-        )
+        with warnings.catch_warnings():  # the run warned about unmeasurable FPR targets already
+            warnings.simplefilter("ignore", UserWarning)
+            metrics = evaluate(
+                attack.score(inputs, target=0).scores[audited],
+                keep[0][audited],
+                mia.get("fpr_targets") or (0.01, 0.001),
+            )
         out[attack.name] = {"fpr": metrics.fpr, "tpr": metrics.tpr, "auc": metrics.auc}
     return out
 
@@ -399,42 +403,117 @@ def new_report_dir(sweep_dir: Path) -> Path:
             n += 1
 
 
-def _series_label(entry: Mapping[str, Any], keys: Sequence[str], values: Mapping) -> str:
-    parts = [
-        f"{key_label(k)}={value_label(k, values[k][entry[k]])}"
-        for k in keys
-        if entry.get(k) is not None
-    ]
-    return ",".join(parts) or "all"
+def cell_label(key: str, cell: Any) -> str:
+    """A short label of a table cell of a swept key (the value as the CSV holds it).
+
+    Example:
+        >>> cell_label("config", "../breast_cancer_snn.yaml"), cell_label("x.weight_bits", "null")
+        ('breast_cancer_snn', 'full')
+    """
+    return value_label(key, yaml.safe_load(cell) if isinstance(cell, str) else cell)
+
+
+def series_label(entry: Mapping[str, Any], keys: Sequence[str]) -> str:
+    """The values of ``keys`` in a summary entry, as short labels (``all`` without keys).
+
+    Example:
+        >>> series_label({"config": "a/b_snn.yaml", "w": "4"}, ["config", "w"])
+        'b_snn, 4'
+    """
+    parts = [cell_label(k, entry[k]) for k in keys if entry.get(k) is not None]
+    return ", ".join(parts) or "all"
+
+
+class _Figures:
+    """Saves each figure as a PNG and adds it to the TensorBoard summary run."""
+
+    def __init__(self, directory: Path, writer: Any) -> None:
+        self.directory, self.writer, self.saved = directory, writer, []
+
+    def __call__(self, fig: Any, name: str) -> None:
+        import matplotlib.pyplot as plt
+
+        fig.savefig(self.directory / f"{name}.png", dpi=110)
+        self.writer.add_figure(f"sweep_figures/{name}", fig)
+        plt.close(fig)
+        self.saved.append(self.directory / f"{name}.png")
+
+
+def _axis_metrics(summary: Sequence[Mapping[str, Any]], attacks: Sequence[str]) -> list[tuple]:
+    """(metric column, panel title, attack or None) for the curves against an axis."""
+    metrics: list[tuple] = [("target_test_acc", "test accuracy", None)]
+    fprs = [m[: -len("_mean")] for m in summary[0] if re.fullmatch(r"tpr_at_fpr_.*_mean", m)]
+    for attack in attacks:
+        metrics.append(("auc", f"{attack} AUC", attack))
+        metrics += [(m, f"{attack} TPR@{float(m[11:]):.1%} FPR", attack) for m in fprs]
+    return metrics
+
+
+def _curves_against_axis(
+    summary: Sequence[Mapping[str, Any]],
+    axis: str,
+    axis_values: Sequence[Any],
+    series_keys: Sequence[str],
+    tied: Sequence[str],
+    attacks: Sequence[str],
+    writer: Any,
+    save: _Figures,
+) -> dict[str, list]:
+    """Figures and TensorBoard scalars of the metrics against one swept axis.
+
+    The swept value is the scalar's step; one series per setting of ``series_keys``.
+
+    Returns:
+        The custom-scalars charts (title -> ``["Multiline", [tag regex]]``).
+    """
+    from lightning_snnpriv.sweep_plots import metrics_vs_axis_figure
+
+    positions, labels, log2 = axis_positions(axis, axis_values)
+    by_label = {value_label(axis, v): format_value(v) for v in axis_values}
+    order = [by_label[label] for label in labels]
+    charts: dict[str, list] = {}
+    panels: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
+    for metric, title, attack in _axis_metrics(summary, attacks):
+        panel: dict[str, tuple[list[float], list[float]]] = {}
+        for entry in summary:
+            if entry["attack"] != (attack or attacks[0]) or entry.get(axis) is None:
+                continue  # accuracy: from one attack's rows; skip points without this axis
+            nan = [math.nan] * len(order)
+            mean, std = panel.setdefault(series_label(entry, series_keys), (nan, list(nan)))
+            i = order.index(entry[axis])
+            mean[i], std[i] = entry[f"{metric}_mean"], entry[f"{metric}_std"]
+        panels[title] = panel
+        tag = f"sweep/{metric if attack is None else f'{attack}/{metric}'}/vs_{key_label(axis)}"
+        for series, (mean, _) in panel.items():
+            for step, value in zip(positions, mean, strict=True):
+                if not math.isnan(value):
+                    writer.add_scalar(f"{tag}/{series.replace(', ', ',')}", value, int(step))
+        charts[title] = ["Multiline", [re.escape(tag) + "/.*"]]
+    xlabel = " = ".join(key_label(k) for k in (axis, *tied))
+    legend = ", ".join(key_label(k) for k in series_keys)
+    for suffix, chosen in (("", False), ("_tpr", True)):
+        shown = {t: p for t, p in panels.items() if ("TPR" in t) == chosen}
+        if shown:
+            fig = metrics_vs_axis_figure(xlabel, labels, positions, shown, log2, legend)
+            save(fig, f"vs_{key_label(axis)}{suffix}")
+    return charts
 
 
 def write_report(sweep_dir: str | Path) -> Path:
     """Write a new report of a sweep from its results; run nothing. Returns its directory."""
-    import matplotlib.pyplot as plt
     from torch.utils.tensorboard import SummaryWriter
 
     from lightning_snnpriv.plots import roc_figure
-    from lightning_snnpriv.sweep_plots import metrics_vs_axis_figure, tradeoff_figure
+    from lightning_snnpriv.sweep_plots import tradeoff_figure
 
     sweep_dir = Path(sweep_dir)
     manifest = load_manifest(sweep_dir)
     axes = manifest["axes"]
     rows = collect_rows(sweep_dir, manifest)
     out = new_report_dir(sweep_dir)
-    figures_dir = out / "figures"
-    figures_dir.mkdir()
-    first = [
-        "point_id",
-        "point",
-        "status",
-        *axes,
-        *SETTING_COLUMNS,
-        "attack",
-        "target",
-        "target_test_acc",
-        "target_train_acc",
-        "auc",
-    ]
+    (out / "figures").mkdir()
+    first = ["point_id", "point", "status", *axes, *SETTING_COLUMNS, "attack", "target",
+             "target_test_acc", "target_train_acc", "auc"]  # fmt: skip
     write_csv(out / "results.csv", rows, columns(rows, first))
     summary = summarize(rows, axes)
     write_csv(out / "summary.csv", summary, columns(summary, []))
@@ -442,107 +521,53 @@ def write_report(sweep_dir: str | Path) -> Path:
     with open(out / "summary.md", "x") as f:
         f.write(f"# Sweep {manifest['name']}: mean ± std over seeds\n\n{table}")
 
-    # the swept values as written (for labels): key -> cell text -> value
-    values: dict[str, dict[str, Any]] = {k: {} for k in axes}
+    values: dict[str, list[Any]] = {k: [] for k in axes}  # each axis's values, in sweep order
     for p in manifest["points"]:
         for k, v in p["swept"].items():
-            values[k].setdefault(format_value(v), v)
+            if v not in values[k]:
+                values[k].append(v)
     attacks = list(dict.fromkeys(e["attack"] for e in summary))
     group_keys = [a for a in axes if not is_seed_key(a)]
+    ties = tied_axes([p["swept"] for p in manifest["points"]], group_keys)
+    # label with one key of each tied group (weight_bits = act_bits: weight_bits only)
+    shown_keys = [k for i, k in enumerate(group_keys) if not set(ties[k]) & set(group_keys[:i])]
     writer = SummaryWriter(log_dir=str(out))
-    layout: dict[str, dict[str, list]] = {}
-    saved = []
-
-    def save(fig: Any, name: str) -> None:
-        fig.savefig(figures_dir / f"{name}.png", dpi=110)
-        writer.add_figure(f"sweep_figures/{name}", fig)
-        plt.close(fig)
-        saved.append(figures_dir / f"{name}.png")
+    save = _Figures(out / "figures", writer)
 
     for attack in attacks:
         entries = [e for e in summary if e["attack"] == attack]
-        save(
-            tradeoff_figure(
-                [_series_label(e, group_keys, values) for e in entries],
-                [e["target_test_acc_mean"] for e in entries],
-                [e["auc_mean"] for e in entries],
-                [e["target_test_acc_std"] for e in entries],
-                [e["auc_std"] for e in entries],
-                title=f"{manifest['name']}: accuracy vs {attack} AUC (mean ± std over seeds)",
-            ),
-            f"tradeoff_{attack}",
+        fig = tradeoff_figure(
+            [series_label(e, shown_keys) for e in entries],
+            [e["target_test_acc_mean"] for e in entries],
+            [e["auc_mean"] for e in entries],
+            [e["target_test_acc_std"] for e in entries],
+            [e["auc_std"] for e in entries],
+            title=f"{manifest['name']}: {attack} attack (mean ± std over seeds)",
+            legend_title=", ".join(key_label(k) for k in shown_keys),
         )
+        save(fig, f"tradeoff_{attack}")
 
-    ties = tied_axes([p["swept"] for p in manifest["points"]], group_keys)
-    plotted: set[str] = set()
-    for axis in group_keys:
-        axis_values = list(values[axis].values())
-        if len(axis_values) < 2 or axis in plotted:
-            continue
-        plotted.update([axis, *ties[axis]])
-        positions, labels, log2 = axis_positions(axis, axis_values)
-        order = [
-            format_value(v)
-            for v in sorted(
-                axis_values, key=lambda v: positions[labels.index(value_label(axis, v))]
-            )
-        ]
-        others = [k for k in group_keys if k != axis and k not in ties[axis]]
-        metrics = [("target_test_acc", "test accuracy", None)]
-        for attack in attacks:
-            metrics.append(("auc", f"{attack} AUC", attack))
-            metrics += [
-                (m.removesuffix("_mean"), f"{attack} TPR@{float(m[11:-5]):.1%} FPR", attack)
-                for m in summary[0]
-                if m.startswith("tpr_at_fpr_") and m.endswith("_mean")
-            ]
-        panels: dict[str, dict[str, tuple[list[float], list[float]]]] = {}
-        for metric, title, attack in metrics:
-            panel: dict[str, tuple[list[float], list[float]]] = {}
-            chosen = [e for e in summary if e["attack"] == (attack or attacks[0])]
-            for entry in chosen:
-                if entry.get(axis) is None:  # an explicit point that does not set this axis
-                    continue
-                series = _series_label(entry, others, values)
-                mean, std = panel.setdefault(
-                    series, ([math.nan] * len(order), [math.nan] * len(order))
-                )
-                i = order.index(entry[axis])
-                mean[i], std[i] = entry[f"{metric}_mean"], entry[f"{metric}_std"]
-            panels[title] = panel
-            tag_base = f"sweep/{metric if attack is None else f'{attack}/{metric}'}"
-            tag_base += f"/vs_{key_label(axis)}"
-            for series, (mean, _) in panel.items():
-                for step, value in zip(positions, mean, strict=True):
-                    if not math.isnan(value):
-                        writer.add_scalar(f"{tag_base}/{series}", value, global_step=int(step))
-            layout.setdefault(f"vs {key_label(axis)}", {})[title] = [
-                "Multiline",
-                [re.escape(tag_base) + "/.*"],
-            ]
-        shown = {t: p for t, p in panels.items() if "TPR" not in t}
-        xlabel = " = ".join(key_label(k) for k in (axis, *ties[axis]))
-        save(
-            metrics_vs_axis_figure(xlabel, labels, positions, shown, log2), f"vs_{key_label(axis)}"
-        )
-        if any("TPR" in t for t in panels):
-            save(
-                metrics_vs_axis_figure(
-                    xlabel, labels, positions, {t: p for t, p in panels.items() if "TPR" in t}, log2
-                ),
-                f"vs_{key_label(axis)}_tpr",
+    layout: dict[str, dict[str, list]] = {}
+    for axis in shown_keys:
+        if len(values[axis]) >= 2 and summary:
+            series_keys = [k for k in shown_keys if k != axis and k not in ties[axis]]
+            layout[f"vs {key_label(axis)}"] = _curves_against_axis(
+                summary, axis, values[axis], series_keys, ties[axis], attacks, writer, save
             )
 
+    legend_keys = [*shown_keys, *(a for a in axes if is_seed_key(a))]
     curves: dict[str, dict[str, tuple]] = {}
-    for row in rows:
-        if row["status"] == "finished" and row["point"] not in curves:
-            curves[row["point"]] = run_curves(Path(row["run_dir"]), out / "curves")
+    runs = {r["run_dir"]: r for r in rows if r["status"] == "finished"}
+    for run_dir, row in runs.items():
+        curves[series_label(row, legend_keys)] = run_curves(Path(run_dir), out / "curves")
     for attack in attacks:
         lines = {p: c[attack] for p, c in curves.items() if attack in c}
-        if lines:
-            save(
-                roc_figure(lines, title=f"{manifest['name']}: {attack} attack ROC"), f"roc_{attack}"
-            )
+        fig = roc_figure(lines, title=f"{manifest['name']}: {attack} attack")
+        fig.set_size_inches(6, 6)
+        fig.axes[0].legend(fontsize="x-small", loc="lower right",
+                           title=", ".join(key_label(k) for k in legend_keys),
+                           title_fontsize="x-small")  # fmt: skip
+        save(fig, f"roc_{attack}")
 
     if layout:
         writer.add_custom_scalars(layout)
@@ -551,9 +576,9 @@ def write_report(sweep_dir: str | Path) -> Path:
         f"- {key_label(k)}: "
         + ", ".join(
             f"{lab} → step {pos}"
-            for pos, lab in zip(*axis_positions(k, list(values[k].values()))[:2], strict=True)
+            for pos, lab in zip(*axis_positions(k, values[k])[:2], strict=True)
         )
-        for k in group_keys
+        for k in shown_keys
     )
     writer.add_text("sweep/axes", f"Swept values and their TensorBoard steps:\n\n{steps}")
     writer.close()
@@ -562,7 +587,7 @@ def write_report(sweep_dir: str | Path) -> Path:
     print(results_table(rows, axes))
     print(f"\nsummary over seeds:\n{table}")
     print(
-        f"report: {out} (results.csv, summary.csv, summary.md, {len(saved)} figures, "
+        f"report: {out} (results.csv, summary.csv, summary.md, {len(save.saved)} figures, "
         f"TensorBoard summary run); {len(failed)} point(s) not finished"
     )
     return out
@@ -583,28 +608,25 @@ def results_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str
         *(f"TPR@{float(k[11:]):.1%}" for k in fprs),
         "wall_s",
     ]
-    lines = [head]
+    lines, errors = [head], [""]
     for r in rows:
+        cells = [r["status"], *(cell_label(a, r[a]) if r.get(a) else "" for a in axes)]
         if r["status"] != "finished":
             error = (r.get("error") or "").splitlines()
-            lines.append(
-                [r["status"], *(str(r.get(a, "")) for a in axes), (error[-1] if error else "")[:90]]
-            )
+            lines.append(cells)
+            errors.append(error[-1] if error else "")
             continue
-        lines.append(
-            [
-                r["status"],
-                *(str(r.get(a, "")) for a in axes),
-                r["attack"],
-                f"{r['target_test_acc']:.4f}",
-                f"{r['auc']:.4f}",
-                *(f"{r[k]:.4f}" if r.get(k) is not None else "" for k in fprs),
-                "" if r.get("wall_s") is None else f"{r['wall_s']:.0f}",
-            ]
-        )
+        lines.append([
+            *cells, r["attack"], f"{r['target_test_acc']:.4f}", f"{r['auc']:.4f}",
+            *(f"{r[k]:.4f}" if r.get(k) is not None else "" for k in fprs),
+            "" if r.get("wall_s") is None else f"{r['wall_s']:.0f}",
+        ])  # fmt: skip
+        errors.append("")
     widths = [max(len(line[i]) for line in lines if i < len(line)) for i in range(len(head))]
     return "\n".join(
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)) for line in lines
+        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=False)).rstrip()
+        + (f"  error: {error}" if error else "")
+        for line, error in zip(lines, errors, strict=True)
     )
 
 

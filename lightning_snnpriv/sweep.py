@@ -499,7 +499,7 @@ def main(argv: Sequence[str]) -> None:
     if args.jobs < 1:
         raise UsageError(f"sweep: --jobs must be >= 1, got {args.jobs}.")
     spec = load_spec(args.config, args.output_dir)
-    points = spec.expand()
+    points = every_point = spec.expand()
     if args.only:
         unknown = sorted(set(args.only) - {p.id for p in points})
         if unknown:
@@ -523,7 +523,7 @@ def main(argv: Sequence[str]) -> None:
                     f"lightning_snnpriv sweep --config {config}{out} --only {p.id} --no-report"
                 )
         return
-    write_manifest(spec, points)
+    write_manifest(spec, every_point)
     todo = [p for p in points if not done[p.id]]
     print(
         f"sweep {spec.name}: {len(points)} points, {len(points) - len(todo)} finished already "

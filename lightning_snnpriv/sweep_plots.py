@@ -39,6 +39,7 @@ def tradeoff_figure(
     accuracy_std: Sequence[float] | None = None,
     auc_std: Sequence[float] | None = None,
     title: str = "",
+    legend_title: str = "",
 ) -> Figure:
     """Target test accuracy against attack AUC, one marker per setting, with the Pareto front.
 
@@ -70,7 +71,8 @@ def tradeoff_figure(
     ax.set_ylabel("attack AUC (0.5 = chance)")
     ax.set_title(title)
     if len(labels) <= 16:
-        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5),
+                  title=legend_title or None, title_fontsize="x-small")  # fmt: skip
     return fig
 
 
@@ -84,6 +86,7 @@ def metrics_vs_axis_figure(
     x_positions: Sequence[float],
     panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
     log2_x: bool = False,
+    legend_title: str = "",
 ) -> Figure:
     """One panel per metric: mean +- std against the swept value, one line per series.
 
@@ -94,6 +97,7 @@ def metrics_vs_axis_figure(
         panels: Metric name -> series label -> (means, stds), aligned with ``x_positions``
             (NaN where a series has no value).
         log2_x: A base-2 logarithmic x axis (bit widths).
+        legend_title: Title of the legend (the keys the series labels show).
 
     Example:
         >>> fig = metrics_vs_axis_figure("weight_bits", ["2", "full"], [2, 32],
@@ -119,6 +123,12 @@ def metrics_vs_axis_figure(
     handles, labels = axes[0][0].get_legend_handles_labels()
     if labels and len(labels) <= 16:
         axes[0][-1].legend(
-            handles, labels, fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5)
+            handles,
+            labels,
+            fontsize="x-small",
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            title=legend_title or None,
+            title_fontsize="x-small",
         )
     return fig
