@@ -320,6 +320,19 @@ def _instantiate(spec: Mapping[str, Any]) -> Any:
 # ----------------------------------------------------------------------------- axes
 
 
+def is_numeric_axis(key: str, values: Sequence[Any]) -> bool:
+    """Integer values (``null`` too on a ``*bits`` axis: full precision).
+
+    Example:
+        >>> is_numeric_axis("weight_bits", [None, 4]), is_numeric_axis("surrogate", ["atan"])
+        (True, False)
+    """
+    bits = key.endswith("bits")
+    return all(
+        (isinstance(v, int) and not isinstance(v, bool)) or (v is None and bits) for v in values
+    )
+
+
 def axis_positions(key: str, values: Sequence[Any]) -> tuple[list[float], list[str], bool]:
     """Positions, labels and scale of a swept axis's values.
 
@@ -333,10 +346,7 @@ def axis_positions(key: str, values: Sequence[Any]) -> tuple[list[float], list[s
         ([0, 1], ['atan', 'triangular'], False)
     """
     bits = key.endswith("bits")
-    numeric = all(
-        (isinstance(v, int) and not isinstance(v, bool)) or (v is None and bits) for v in values
-    )
-    if numeric:
+    if is_numeric_axis(key, values):
         ordered = sorted(values, key=lambda v: FULL_PRECISION_BITS if v is None else v)
         positions = [FULL_PRECISION_BITS if v is None else v for v in ordered]
         return positions, [value_label(key, v) for v in ordered], bits
@@ -506,7 +516,7 @@ def write_report(sweep_dir: str | Path) -> Path:
     from lightning_snnpriv.plots import roc_figure
     from lightning_snnpriv.sweep_plots import tradeoff_figure
 
-    sweep_dir = Path(sweep_dir)
+    sweep_dir = Path(sweep_dir).resolve()
     manifest = load_manifest(sweep_dir)
     axes = manifest["axes"]
     rows = collect_rows(sweep_dir, manifest)
@@ -548,7 +558,8 @@ def write_report(sweep_dir: str | Path) -> Path:
         save(fig, f"tradeoff_{attack}")
 
     layout: dict[str, dict[str, list]] = {}
-    for axis in shown_keys:
+    # numeric axes (bits) first: their charts are the privacy-accuracy curves
+    for axis in sorted(shown_keys, key=lambda k: not is_numeric_axis(k, values[k])):
         if len(values[axis]) >= 2 and summary:
             series_keys = [k for k in shown_keys if k != axis and k not in ties[axis]]
             layout[f"vs {key_label(axis)}"] = _curves_against_axis(

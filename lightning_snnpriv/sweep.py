@@ -169,8 +169,8 @@ class SweepSpec:
 
     @property
     def sweep_dir(self) -> Path:
-        """``<output_dir>/<name>``."""
-        return Path(self.output_dir) / self.name
+        """``<output_dir>/<name>``, absolute (relative ``output_dir``: to the working directory)."""
+        return Path(self.output_dir).resolve() / self.name
 
     def base_path(self, base: str) -> Path:
         """A base config path resolved against the sweep file's directory."""

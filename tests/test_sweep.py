@@ -187,9 +187,10 @@ def test_results_csv(sweep):
     failed = [r for r in rows if r["status"] == "failed"]
     finished = [r for r in rows if r["status"] == "finished"]
     assert len(failed) == 1
-    assert failed[0]["surrogate"] == "not_a_surrogate"
+    assert failed[0]["model.init_args.surrogate"] == "not_a_surrogate"
     assert "not_a_surrogate" in failed[0]["error"]
-    assert {r["weight_bits"] for r in finished} == {"null", "4"}
+    assert {r["model.init_args.weight_bits"] for r in finished} == {"null", "4"}
+    assert {r["weight_bits"] for r in finished} == {"null", "4"}  # as the runs recorded it
     assert sorted(r["attack"] for r in finished) == ["loss", "loss", "shokri", "shokri"]
     for row in finished:  # every number is the run's own result
         results = json.loads((Path(row["run_dir"]) / "mia_results.json").read_text())
@@ -229,7 +230,9 @@ def test_tensorboard_summary_run(sweep):
     events = acc.Scalars(auc_tags[0])
     assert sorted(e.step for e in events) == [4, 32]
     rows = _csv(report / "results.csv")
-    by_bits = {r["weight_bits"]: float(r["auc"]) for r in rows if r["attack"] == "shokri"}
+    by_bits = {
+        r["model.init_args.weight_bits"]: float(r["auc"]) for r in rows if r["attack"] == "shokri"
+    }
     steps = {e.step: e.value for e in events}
     assert steps[4] == pytest.approx(by_bits["4"], rel=1e-6)
     assert steps[32] == pytest.approx(by_bits["null"], rel=1e-6)
