@@ -32,7 +32,11 @@ TRAINER_DEFAULTS = {
 
 #: Subcommands besides LightningCLI's own (fit, validate, test, predict):
 #: name -> "module:function", the function taking the remaining arguments.
-COMMANDS: dict[str, str] = {"describe": "lightning_snnpriv.describe:main"}
+COMMANDS: dict[str, str] = {
+    "describe": "lightning_snnpriv.describe:main",
+    "sweep": "lightning_snnpriv.sweep:main",
+    "report": "lightning_snnpriv.report:main",
+}
 
 
 class PrivacyCLI(LightningCLI):

@@ -1,0 +1,134 @@
+"""Figures of a sweep: privacy-accuracy scatter with its Pareto front, metrics against an axis."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+
+def pareto_front(accuracy: Sequence[float], auc: Sequence[float]) -> list[int]:
+    """Indices of the settings no other setting beats on both accuracy (higher) and AUC (lower).
+
+    A setting is dominated when another one is at least as accurate and at most as leaky, and
+    strictly better in one of the two. The front is returned in order of increasing accuracy.
+
+    Example:
+        >>> pareto_front([0.9, 0.8, 0.95, 0.7], [0.60, 0.55, 0.70, 0.58])
+        [1, 0, 2]
+    """
+    acc, leak = np.asarray(accuracy, float), np.asarray(auc, float)
+    front = []
+    for i in range(len(acc)):
+        better_eq = (acc >= acc[i]) & (leak <= leak[i])
+        strictly = (acc > acc[i]) | (leak < leak[i])
+        if not (better_eq & strictly).any():
+            front.append(i)
+    return sorted(front, key=lambda i: (acc[i], -leak[i]))
+
+
+def tradeoff_figure(
+    labels: Sequence[str],
+    accuracy: Sequence[float],
+    auc: Sequence[float],
+    accuracy_std: Sequence[float] | None = None,
+    auc_std: Sequence[float] | None = None,
+    title: str = "",
+    legend_title: str = "",
+) -> Figure:
+    """Target test accuracy against attack AUC, one marker per setting, with the Pareto front.
+
+    Example:
+        >>> fig = tradeoff_figure(["a", "b"], [0.9, 0.8], [0.6, 0.55])
+        >>> fig.axes[0].get_xlabel()
+        'target test accuracy'
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.8), constrained_layout=True)
+    acc, leak = np.asarray(accuracy, float), np.asarray(auc, float)
+    colors = plt.cm.tab10(np.arange(len(acc)) % 10)
+    for i, label in enumerate(labels):
+        ax.errorbar(
+            acc[i],
+            leak[i],
+            xerr=None if accuracy_std is None else _finite(accuracy_std[i]),
+            yerr=None if auc_std is None else _finite(auc_std[i]),
+            fmt="o",
+            color=colors[i],
+            label=label,
+            capsize=2,
+            markersize=5,
+        )
+    front = pareto_front(acc, leak)
+    if front:
+        ax.plot(acc[front], leak[front], "k--", linewidth=1, label="Pareto front", zorder=0)
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("target test accuracy")
+    ax.set_ylabel("attack AUC (0.5 = chance)")
+    ax.set_title(title)
+    if len(labels) <= 16:
+        ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.01, 0.5),
+                  title=legend_title or None, title_fontsize="x-small")  # fmt: skip
+    return fig
+
+
+def _finite(value: float) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def metrics_vs_axis_figure(
+    axis_label: str,
+    x_labels: Sequence[str],
+    x_positions: Sequence[float],
+    panels: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]],
+    log2_x: bool = False,
+    legend_title: str = "",
+) -> Figure:
+    """One panel per metric: mean +- std against the swept value, one line per series.
+
+    Args:
+        axis_label: Name of the swept key (x label).
+        x_labels: Tick labels of the swept values.
+        x_positions: Their x positions (bits: the bit width, full precision at 32).
+        panels: Metric name -> series label -> (means, stds), aligned with ``x_positions``
+            (NaN where a series has no value).
+        log2_x: A base-2 logarithmic x axis (bit widths).
+        legend_title: Title of the legend (the keys the series labels show).
+
+    Example:
+        >>> fig = metrics_vs_axis_figure("weight_bits", ["2", "full"], [2, 32],
+        ...                              {"AUC": {"snn": ([0.6, 0.7], [0.01, 0.02])}}, log2_x=True)
+        >>> len(fig.axes), fig.axes[0].get_xscale()
+        (1, 'log')
+    """
+    n = len(panels)
+    fig, axes = plt.subplots(
+        1, n, figsize=(4.2 * n + 1.5, 3.8), squeeze=False, constrained_layout=True
+    )
+    for ax, (metric, series) in zip(axes[0], panels.items(), strict=True):
+        for label, (mean, std) in series.items():
+            ax.errorbar(x_positions, mean, yerr=std, marker="o", capsize=2, label=label)
+        if log2_x:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(list(x_positions), list(x_labels))
+        ax.minorticks_off()
+        ax.set_xlabel(axis_label)
+        ax.set_title(metric, fontsize="medium")
+        if metric.endswith("AUC"):
+            ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if labels and len(labels) <= 16:
+        axes[0][-1].legend(
+            handles,
+            labels,
+            fontsize="x-small",
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+            title=legend_title or None,
+            title_fontsize="x-small",
+        )
+    return fig
