@@ -1,0 +1,201 @@
+"""PrivacyDataModule: a sample pool, its membership plan and one training loader per model."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from pytorch_lightning import LightningDataModule
+from pytorch_lightning.utilities import CombinedLoader, rank_zero_info
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from lightning_snnpriv.data.membership import MembershipPlan, Scheme, build_plan
+from lightning_snnpriv.errors import ConfigError, UsageError
+
+PLAN_FILE = "membership.npz"
+
+
+@dataclass
+class Pool:
+    """The samples a plan is built over.
+
+    Args:
+        dataset: Clean samples ``(x, y)`` in pool order: used for auditing and evaluation.
+        labels: ``[N]`` class of each sample.
+        is_train: ``[N]`` True where the sample comes from the dataset's train split.
+        train_dataset: The same samples with training-time transforms (augmentation);
+            ``None`` means ``dataset``.
+    """
+
+    dataset: Dataset
+    labels: np.ndarray
+    is_train: np.ndarray
+    train_dataset: Dataset | None = None
+
+
+class IndexedDataset(Dataset):
+    """Yields ``(x, y, i)``: a sample and its pool index, for the audit pass."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        x, y = self.dataset[index]
+        return x, y, index
+
+
+class PrivacyDataModule(LightningDataModule, abc.ABC):
+    """Base DataModule of an audit: a pool, a seeded membership plan, loaders per model.
+
+    Subclasses implement :meth:`load_pool` and set ``num_classes`` and ``input_shape``
+    (known without loading data, so the CLI can link them into the model).
+
+    Args:
+        scheme: Membership scheme: ``paper`` (the source study's), ``shokri`` (disjoint
+            shadow data) or ``lira`` (each sample IN for half of the models).
+        num_shadows: Number of shadow (reference) models besides the target.
+        batch_size: Training and evaluation batch size.
+        num_workers: DataLoader worker processes.
+        seed: Seed of the train/test split and the membership plan (linked to
+            ``seed_everything`` by the CLI).
+        shadow_train_fraction: ``paper`` scheme: fraction of the train split each shadow
+            trains on.
+        shadow_nonmember_fraction: ``paper`` scheme: fraction of the test split each shadow
+            uses as its non-members.
+    """
+
+    num_classes: int
+    input_shape: tuple[int, ...]
+
+    def __init__(
+        self,
+        scheme: Scheme = "shokri",
+        num_shadows: int = 1,
+        batch_size: int = 128,
+        num_workers: int = 0,
+        seed: int = 0,
+        shadow_train_fraction: float = 0.8,
+        shadow_nonmember_fraction: float = 0.2,
+    ) -> None:
+        super().__init__()
+        if num_shadows < 0:
+            raise ConfigError(f"`num_shadows` must be >= 0, got {num_shadows}.")
+        if batch_size < 1:
+            raise ConfigError(f"`batch_size` must be >= 1, got {batch_size}.")
+        for name, value in (
+            ("shadow_train_fraction", shadow_train_fraction),
+            ("shadow_nonmember_fraction", shadow_nonmember_fraction),
+        ):
+            if not 0 < value <= 1:
+                raise ConfigError(f"`{name}` must be in (0, 1], got {value}.")
+        self.save_hyperparameters()
+        self.scheme = scheme
+        self.num_shadows = num_shadows
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.shadow_train_fraction = shadow_train_fraction
+        self.shadow_nonmember_fraction = shadow_nonmember_fraction
+        self.pool: Pool | None = None
+        self.plan: MembershipPlan | None = None
+
+    @property
+    def num_models(self) -> int:
+        """Target + shadows."""
+        return 1 + self.num_shadows
+
+    @abc.abstractmethod
+    def load_pool(self) -> Pool:
+        """Load (never download: that is ``prepare_data``'s job) the samples of the pool."""
+
+    def setup(self, stage: str) -> None:
+        """Load the pool, build the plan, and save it to (or check it against) the run dir."""
+        if self.pool is None:
+            self.pool = self.load_pool()
+            self.plan = build_plan(
+                self.scheme,
+                self.num_models,
+                self.pool.labels,
+                self.pool.is_train,
+                self.seed,
+                shadow_train_fraction=self.shadow_train_fraction,
+                shadow_nonmember_fraction=self.shadow_nonmember_fraction,
+            )
+            if self.scheme == "paper" and self.num_shadows:
+                rank_zero_info(
+                    "scheme 'paper' (the source study's protocol): each shadow trains on a random "
+                    f"{self.shadow_train_fraction:.0%} of the target's training data, so shadow "
+                    "and target training sets overlap."
+                )
+        run_dir = self._run_dir()
+        if run_dir is not None:
+            self.save_or_check_plan(run_dir)
+
+    def _run_dir(self) -> Path | None:
+        trainer = self.trainer
+        if trainer is None or trainer.log_dir is None:
+            return None
+        return Path(trainer.log_dir)
+
+    def save_or_check_plan(self, run_dir: Path) -> None:
+        """Write ``membership.npz`` in ``run_dir``, or check that the one there is this plan."""
+        assert self.plan is not None
+        path = run_dir / PLAN_FILE
+        if path.exists():
+            saved = MembershipPlan.load(path)
+            if saved != self.plan:
+                raise UsageError(
+                    f"{path}: the saved membership plan ({saved.scheme}, seed {saved.seed}, "
+                    f"{saved.digest()}) differs from the one this config builds "
+                    f"({self.plan.scheme}, seed {self.plan.seed}, {self.plan.digest()}). "
+                    "Resume with the run's own config, or start a new run."
+                )
+        elif self.trainer is None or self.trainer.is_global_zero:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            self.plan.save(path)
+
+    def _require_setup(self) -> tuple[Pool, MembershipPlan]:
+        if self.pool is None or self.plan is None:
+            raise RuntimeError("call setup() before asking for data loaders")
+        return self.pool, self.plan
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> CombinedLoader:
+        """One shuffled loader per model over exactly its members, combined in ``max_size``
+        mode: a model whose loader is exhausted gets ``None`` (no update), never a second pass.
+        """  # noqa: D205
+        pool, plan = self._require_setup()
+        dataset = pool.train_dataset or pool.dataset
+        loaders = [
+            self._loader(Subset(dataset, plan.members(m).tolist()), shuffle=True)
+            for m in range(plan.num_models)
+        ]
+        return CombinedLoader(loaders, mode="max_size")
+
+    def val_dataloader(self) -> DataLoader:
+        """The target's non-members (never trained on): ``val/acc`` is the target's test acc."""
+        pool, plan = self._require_setup()
+        return self._loader(Subset(pool.dataset, plan.nonmembers(0).tolist()), shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The target's non-members, as for validation."""
+        return self.val_dataloader()
+
+    def audit_dataloader(self) -> DataLoader:
+        """Every pool sample in pool order, clean, as ``(x, y, pool_index)``."""
+        pool, _ = self._require_setup()
+        return self._loader(IndexedDataset(pool.dataset), shuffle=False)
