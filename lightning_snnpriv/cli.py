@@ -24,7 +24,9 @@ TRAINER_DEFAULTS = {
 
 #: Subcommands besides LightningCLI's own (fit, validate, test, predict):
 #: name -> "module:function", the function taking the remaining arguments.
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "attack": "lightning_snnpriv.attack_command:attack_main",
+}
 
 
 class PrivacyCLI(LightningCLI):
