@@ -34,9 +34,11 @@ def test_ci_is_seeded_and_brackets_the_estimate():
     a = evaluate(scores, members, fpr_targets=(0.1,), bootstrap=200, seed=0)
     b = evaluate(scores, members, fpr_targets=(0.1,), bootstrap=200, seed=0)
     c = evaluate(scores, members, fpr_targets=(0.1,), bootstrap=200, seed=1)
-    assert a.ci == b.ci and a.ci != c.ci
+    assert a.ci == b.ci
+    assert a.ci != c.ci
     low, high = a.ci["auc"]
-    assert low < a.auc < high and high - low < 0.2
+    assert low < a.auc < high
+    assert high - low < 0.2
     low, high = a.ci["tpr_at_fpr"][0.1]
     assert low <= a.tpr_at_fpr[0.1][0] <= high
     d = a.to_dict()
@@ -50,7 +52,8 @@ def test_perfect_separation_has_degenerate_ci():
     scores = torch.tensor([5.0, 4.0, 3.0, 1.0, 0.0])
     members = torch.tensor([True, True, True, False, False])
     m = evaluate(scores, members, fpr_targets=(0.0,), bootstrap=50)
-    assert m.ci["auc"] == (1.0, 1.0) and m.ci["tpr_at_fpr"][0.0] == (1.0, 1.0)
+    assert m.ci["auc"] == (1.0, 1.0)
+    assert m.ci["tpr_at_fpr"][0.0] == (1.0, 1.0)
 
 
 def test_bad_bootstrap_arguments():

@@ -21,7 +21,7 @@ def _case(seed=0, num_models=9, n=40, c=3):
 
 def _direct(phi_t, phi_ref, keep_ref, online, fix_variance, center):
     """Per-sample loop with numpy/scipy (np.std is ddof=0, np.median as the reference code)."""
-    k, n = phi_ref.shape
+    _k, n = phi_ref.shape
     mu_in, mu_out, sd_in, sd_out = (np.zeros(n) for _ in range(4))
     res_in, res_out = [], []
     for i in range(n):

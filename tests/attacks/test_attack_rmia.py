@@ -76,8 +76,10 @@ def test_attack_population_and_tuning():
     inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
     fixed = RMIAAttack(online=False, a=0.3, num_population=10, seed=3)
     out = fixed.score(inputs, target=0)
-    assert out.info["num_population"] == 10 and out.info["a"] == 0.3
-    assert fixed.name == "rmia_offline" and RMIAAttack(online=True).name == "rmia_online"
+    assert out.info["num_population"] == 10
+    assert out.info["a"] == 0.3
+    assert fixed.name == "rmia_offline"
+    assert RMIAAttack(online=True).name == "rmia_online"
     tuned = RMIAAttack(online=False, a="tune").score(inputs, target=0)
     aucs = {float(k): v for k, v in tuned.info["tuning_auc"].items()}
     assert tuned.info["a"] == tuned.info["tuned_a"] == max(aucs, key=lambda k: (aucs[k], -k))

@@ -54,7 +54,8 @@ def test_gap_attack_has_three_point_roc():
     members = inputs.keep[0]
     tpr = float(correct[members].mean())
     fpr = float(correct[~members].mean())
-    assert m.fpr[1] == pytest.approx(fpr) and m.tpr[1] == pytest.approx(tpr)
+    assert m.fpr[1] == pytest.approx(fpr)
+    assert m.tpr[1] == pytest.approx(tpr)
     assert m.auc == pytest.approx((1 + tpr - fpr) / 2)
 
 
