@@ -51,9 +51,14 @@ def leaky():
     x, y = _data(g, N)
     plan = build_plan("lira", NUM_MODELS, y.numpy(), torch.ones(N).bool().numpy(), seed=0)
     keep = torch.from_numpy(plan.keep)
-    nets = [_fit(x[keep[m]], y[keep[m]], m) for m in range(NUM_MODELS)]
-    x_out, y_out = _data(torch.Generator().manual_seed(99), N // 2)
-    outsider = _fit(x_out, y_out, 1000)  # trained on nothing of the pool
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matmuls: extra threads only contend (20x slower on 2 cores)
+    try:
+        nets = [_fit(x[keep[m]], y[keep[m]], m) for m in range(NUM_MODELS)]
+        x_out, y_out = _data(torch.Generator().manual_seed(99), N // 2)
+        outsider = _fit(x_out, y_out, 1000)  # trained on nothing of the pool
+    finally:
+        torch.set_num_threads(threads)
     with torch.no_grad():
         return torch.stack([net(x) for net in nets]), y, keep, outsider(x)
 
@@ -77,8 +82,13 @@ def test_lira_and_rmia_beat_loss_at_low_fpr(leaky):
     pooled = {r["attack"]: r for r in result.records if r["target"] == POOLED}
     assert all(r["n_nonmembers"] == NUM_MODELS * N // 2 for r in pooled.values())
     loss = _tpr_at_1pct(pooled["loss"])
-    for name in ("lira_online", "lira_online_fixvar", "lira_offline_fixvar", "rmia_online",
-                 "rmia_offline"):
+    for name in (
+        "lira_online",
+        "lira_online_fixvar",
+        "lira_offline_fixvar",
+        "rmia_online",
+        "rmia_offline",
+    ):
         assert _tpr_at_1pct(pooled[name]) > loss, (name, _tpr_at_1pct(pooled[name]), loss)
     assert pooled["loss"]["auc"] > 0.6  # the models do leak
 
@@ -88,10 +98,24 @@ def test_model_trained_on_none_of_the_pool_gives_chance(leaky):
     logits = logits.clone()
     logits[0] = outsider  # "members" of model 0 per the plan were never seen by it
     inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
-    attacks = [cls() for cls in (LossAttack, ConfidenceAttack, EntropyAttack,
-                                 ModifiedEntropyAttack, GapAttack, ReferenceAttack)]
-    attacks += [ShokriAttack(classifier="logistic", per_class=False), LiRAAttack(online=True),
-                LiRAAttack(online=False), RMIAAttack(online=True), RMIAAttack(online=False)]
+    attacks = [
+        cls()
+        for cls in (
+            LossAttack,
+            ConfidenceAttack,
+            EntropyAttack,
+            ModifiedEntropyAttack,
+            GapAttack,
+            ReferenceAttack,
+        )
+    ]
+    attacks += [
+        ShokriAttack(classifier="logistic", per_class=False),
+        LiRAAttack(online=True),
+        LiRAAttack(online=False),
+        RMIAAttack(online=True),
+        RMIAAttack(online=False),
+    ]
     assert {type(a) for a in attacks} == set(ATTACK_CLASSES.values())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
