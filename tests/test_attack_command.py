@@ -17,6 +17,7 @@ MIA = """
 mia:
   targets: all
   bootstrap: 20
+  fpr_targets: [0.01, 0.001, 0.0001, 0.0]
   query_dropout: 0.1
   query_repeats: 2
   attacks:
