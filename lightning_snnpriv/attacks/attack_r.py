@@ -62,6 +62,7 @@ def reference_scores(
         ``(scores [N], n_out [N])``; NaN where a sample has no OUT reference.
 
     Example:
+        >>> import torch
         >>> ref_loss = torch.tensor([[1.0, 1.0], [0.5, 3.0]])
         >>> s, n = reference_scores(torch.tensor([0.1, 2.0]), ref_loss,
         ...                         torch.zeros(2, 2, dtype=torch.bool))

@@ -114,9 +114,9 @@ def lira_scores(
     Example:
         >>> phi_ref = torch.tensor([[4.0, 0.0], [5.0, 0.5], [0.0, 4.0], [1.0, 5.0]])
         >>> keep = torch.tensor([[True, False], [True, False], [False, True], [False, True]])
-        >>> s, _, _ = lira_scores(torch.tensor([4.5, 4.5]), phi_ref, keep, center="mean")
-        >>> bool(s[0] > s[1])
-        True
+        >>> s, _, _ = lira_scores(torch.tensor([4.5, 0.25]), phi_ref, keep, center="mean")
+        >>> bool(s[0] > 0), bool(s[1] < 0)  # like its IN models, like its OUT models
+        (True, True)
     """
     phi = as_float64(reference_phi)
     x = as_float64(target_phi)
