@@ -135,3 +135,23 @@ def test_dropout_query_is_seeded_inverted_dropout():
     manual = sum(net(x * (torch.rand(x.shape, generator=g) >= 0.5) / 0.5) for _ in range(4)) / 4
     torch.testing.assert_close(a, manual)
     assert not torch.allclose(a, net(x))
+
+
+def test_online_lira_on_shokri_scheme_fails_before_training(tmp_path, capsys):
+    attacks = "[{class_path: lightning_snnpriv.attacks.LiRAAttack, init_args: {online: true}}]"
+    with pytest.raises(SystemExit) as err:
+        main(
+            [
+                "fit",
+                "--config", str(REPO / "configs" / "iris_ann.yaml"),
+                "--data.init_args.scheme=shokri",
+                "--data.init_args.num_shadows=3",
+                f"--mia.attacks={attacks}",
+                f"--trainer.logger.init_args.save_dir={tmp_path}",
+            ]
+        )  # fmt: skip
+    assert err.value.code == 2
+    message = capsys.readouterr().err
+    assert "lira_online" in message
+    assert "IN" in message
+    assert not list(tmp_path.glob("*/version_*/checkpoints/*.ckpt"))  # nothing trained

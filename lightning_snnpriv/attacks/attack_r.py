@@ -8,6 +8,7 @@ from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
 from lightning_snnpriv.attacks.reference import (
     LIRA_SCHEME_FIX,
     as_float64,
+    check_reference_counts,
     reference_models,
     require_references,
 )
@@ -28,6 +29,10 @@ class ReferenceAttack(Attack):
 
     name = "reference"
     requires_shadows = True
+
+    def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
+        """Refuse a plan without OUT references for an audited sample."""
+        check_reference_counts(keep, audit, target, self.name, 1, False)
 
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
         """Score every pool sample for membership in model ``target``.

@@ -12,6 +12,7 @@ from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
 from lightning_snnpriv.attacks.reference import (
     LIRA_SCHEME_FIX,
     as_float64,
+    check_reference_counts,
     reference_models,
     require_references,
 )
@@ -179,6 +180,11 @@ class LiRAAttack(Attack):
         self.min_references = min_references
         mode = "online" if online else "offline"
         self.name = f"lira_{mode}" + ("_fixvar" if fix_variance else "")
+
+    def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
+        """Refuse a plan without enough IN (online) and OUT references per audited sample."""
+        needed = max(self.min_references, 1 if self.fix_variance else 2)
+        check_reference_counts(keep, audit, target, self.name, needed, self.online)
 
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
         """Score every pool sample for membership in model ``target``.

@@ -8,7 +8,7 @@ from torch import Tensor
 from lightning_snnpriv.attacks.base import AttackInputs
 from lightning_snnpriv.errors import ConfigError
 
-__all__ = ["reference_models", "require_references"]
+__all__ = ["check_reference_counts", "reference_models", "require_references"]
 
 
 def reference_models(inputs: AttackInputs, target: int) -> list[int]:
@@ -46,6 +46,25 @@ def require_references(
             f"sample {what}, but {int(short.sum())} audited samples have fewer (the first is "
             f"pool sample {first}, {what} for {int(count[first])}). {fix}"
         )
+
+
+def check_reference_counts(
+    keep: Tensor, audit: Tensor, target: int, attack: str, needed: int, need_in: bool
+) -> None:
+    """Raise :class:`ConfigError` unless each audited sample of ``target`` has ``needed`` OUT
+    (and, if ``need_in``, IN) reference models among the other models of the plan.
+    """  # noqa: D205
+    others = [m for m in range(keep.shape[0]) if m != target]
+    if not others:
+        raise ConfigError(
+            f"attack {attack!r} needs reference (shadow) models; the run has one model. "
+            "Set data.init_args.num_shadows >= 1."
+        )
+    ref_keep = keep[others]
+    audited = audit[target]
+    require_references((~ref_keep).sum(0), needed, audited, attack, "OUT", LIRA_SCHEME_FIX)
+    if need_in:
+        require_references(ref_keep.sum(0), needed, audited, attack, "IN", LIRA_SCHEME_FIX)
 
 
 #: The fix to suggest when reference models lack IN or OUT samples.

@@ -12,6 +12,7 @@ from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
 from lightning_snnpriv.attacks.reference import (
     LIRA_SCHEME_FIX,
     as_float64,
+    check_reference_counts,
     reference_models,
     require_references,
 )
@@ -277,6 +278,10 @@ class RMIAAttack(Attack):
         self.num_population = num_population
         self.seed = seed
         self.name = f"rmia_{'online' if online else 'offline'}"
+
+    def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
+        """Refuse a plan without OUT (and, online, IN) references for an audited sample."""
+        check_reference_counts(keep, audit, target, self.name, 1, self.online)
 
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
         """Score every pool sample for membership in model ``target``.

@@ -147,6 +147,21 @@ class MembershipInferenceCallback(Callback):
                     f"attack {attack.name!r} needs shadow models, but the run has none: set "
                     "data.init_args.num_shadows >= 1, or remove the attack from mia.attacks."
                 )
+        self._check_plan(trainer)
+
+    def _check_plan(self, trainer: Trainer) -> None:
+        """Check targets and each attack against the data's membership plan, if it is built."""
+        plan = getattr(getattr(trainer, "datamodule", None), "plan", None)
+        if plan is None:
+            return
+        try:
+            targets = resolve_targets(self.targets, plan.num_models)
+        except ValueError as err:
+            raise ConfigError(f"`mia.targets`: {err}.") from err
+        keep, audit = torch.from_numpy(plan.keep), torch.from_numpy(plan.audit)
+        for attack in self.attacks:
+            for target in targets:
+                attack.check_plan(keep, audit, target)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Attack the trained target; write and log the results (global rank zero)."""

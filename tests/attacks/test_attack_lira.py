@@ -125,3 +125,15 @@ def test_per_sample_variance_needs_two_references():
 def test_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         LiRAAttack(**kwargs)
+
+
+def test_check_plan_before_training():
+    keep = torch.zeros(4, 10, dtype=torch.bool)
+    keep[0, :5] = True  # shokri-like: references never train on the target's samples
+    audit = torch.zeros_like(keep)
+    audit[0] = True
+    with pytest.raises(ConfigError, match="IN"):
+        LiRAAttack(online=True).check_plan(keep, audit, 0)
+    LiRAAttack(online=False).check_plan(keep, audit, 0)
+    with pytest.raises(ConfigError, match="at least 2"):
+        LiRAAttack(online=False).check_plan(keep[:2], audit[:2], 0)
