@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
@@ -12,7 +13,7 @@ from lightning_snnpriv.attacks.reference import (
     reference_models,
     require_references,
 )
-from lightning_snnpriv.attacks.signals import cross_entropy_loss
+from lightning_snnpriv.attacks.signals import logit_scaled_confidence
 
 __all__ = ["ReferenceAttack", "reference_scores"]
 
@@ -45,7 +46,9 @@ class ReferenceAttack(Attack):
             Scores ``[N]`` in ``[0, 1]`` and ``info`` with the least OUT count.
         """
         refs = reference_models(inputs, target)
-        loss = as_float64(cross_entropy_loss(inputs.logits, inputs.labels))
+        # softplus(-phi) == -log p_y, without rounding confident losses to 0
+        phi = logit_scaled_confidence(as_float64(inputs.logits), inputs.labels)
+        loss = torch.nn.functional.softplus(-phi)
         scores, n_out = reference_scores(loss[target], loss[refs], inputs.keep[refs].cpu())
         audited = inputs.audit[target].cpu()
         require_references(n_out, 1, audited, self.name, "OUT", LIRA_SCHEME_FIX)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
 from lightning_snnpriv.attacks.signals import (
-    cross_entropy_loss,
     entropy,
+    logit_scaled_confidence,
     modified_entropy,
     true_label_confidence,
 )
@@ -36,6 +37,11 @@ __all__ = [
 def loss_threshold_scores(logits: Tensor, labels: Tensor) -> Tensor:
     """Loss-threshold membership scores of Yeom et al. (2018): ``-loss``.
 
+    The loss is computed as ``softplus(-phi)`` (``phi``: the logit-scaled confidence), equal
+    to ``logsumexp(z) - z_y`` but exact for confident samples: with a margin of 40 the latter
+    rounds to 0 even in float64, tying members with non-members where the TPR at low FPR is
+    decided; ``softplus(-40) = 4.2e-18`` does not.
+
     Args:
         logits: Target logits ``[N, C]`` (or ``[..., N, C]``).
         labels: True labels ``[N]``, ``torch.long``.
@@ -48,7 +54,7 @@ def loss_threshold_scores(logits: Tensor, labels: Tensor) -> Tensor:
         >>> loss_threshold_scores(torch.tensor([[5.0, 0.0], [0.0, 0.0]]), torch.tensor([0, 0]))
         tensor([-0.0067, -0.6931])
     """
-    return -cross_entropy_loss(logits, labels)
+    return -torch.nn.functional.softplus(-logit_scaled_confidence(logits, labels))
 
 
 def confidence_threshold_scores(logits: Tensor, labels: Tensor) -> Tensor:
@@ -135,7 +141,11 @@ def gap_scores(logits: Tensor, labels: Tensor) -> Tensor:
 
 
 class _TargetSignalAttack(Attack):
-    """An attack that thresholds one signal of the audited target's outputs."""
+    """An attack that thresholds one signal of the audited target's outputs.
+
+    The signal is computed in float64 (``p_y`` of confident samples then ties at 1.0 later
+    than in float32).
+    """
 
     requires_shadows = False
     _scores: Callable[[Tensor, Tensor], Tensor]
@@ -151,7 +161,7 @@ class _TargetSignalAttack(Attack):
             Scores ``[N]`` and an empty ``info``.
         """
         inputs.check_target(target)
-        scores = type(self)._scores(inputs.logits[target], inputs.labels)
+        scores = type(self)._scores(inputs.logits[target].double(), inputs.labels)
         return AttackOutput(scores, {})
 
 
@@ -168,7 +178,7 @@ class LossAttack(_TargetSignalAttack):
         ...     audit=torch.tensor([[True, True]]),
         ... )
         >>> LossAttack().score(inputs).scores
-        tensor([-0.0181, -1.3133])
+        tensor([-0.0181, -1.3133], dtype=torch.float64)
     """
 
     name = "loss"

@@ -7,6 +7,7 @@ from lightning_snnpriv.attacks import (
     ConfidenceAttack,
     EntropyAttack,
     GapAttack,
+    LossAttack,
     ModifiedEntropyAttack,
     evaluate,
 )
@@ -62,3 +63,13 @@ def test_gap_attack_has_three_point_roc():
 def test_names_are_distinct():
     names = [c.name for c in (ConfidenceAttack, EntropyAttack, ModifiedEntropyAttack, GapAttack)]
     assert len(set(names)) == 4
+
+
+def test_confident_losses_do_not_tie_at_zero():
+    # float32 logsumexp([20, -20]) - 20 == 0 exactly; the attack ranks in float64
+    logits = torch.tensor([[[20.0, -20.0], [25.0, -25.0], [15.0, -15.0]]])
+    keep = torch.tensor([[True, False, True]])
+    inputs = AttackInputs(logits, torch.zeros(3, dtype=torch.long), keep, torch.ones_like(keep))
+    scores = LossAttack().score(inputs).scores
+    assert scores.unique().numel() == 3
+    assert scores.argsort().tolist() == [2, 0, 1]
