@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "describe": "lightning_snnpriv.describe:main",
     "sweep": "lightning_snnpriv.sweep:main",
     "report": "lightning_snnpriv.report:main",
+
+    "attack": "lightning_snnpriv.attack_command:attack_main",
 }
 
 

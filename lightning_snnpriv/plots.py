@@ -41,3 +41,42 @@ def roc_figure(
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+def roc_panels(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], title: str = ""
+) -> Figure:
+    """Two panels of the same ROC curves: log-log (low-FPR regime) and linear axes.
+
+    A curve named ``pooled`` is drawn bold; the others (e.g. one per target) thin.
+
+    Example:
+        >>> fig = roc_panels({"target 0": ([0.0, 0.5, 1.0], [0.0, 0.7, 1.0])}, title="loss")
+        >>> [ax.get_xscale() for ax in fig.axes]
+        ['log', 'linear']
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), constrained_layout=True)
+    many = len(curves) > 6
+    for ax, log_scale in zip(axes, (True, False), strict=True):
+        low = 1e-5 if log_scale else 0.0
+        ax.plot([low, 1], [low, 1], color="grey", linestyle=":", linewidth=1, label="chance")
+        for name, (fpr, tpr) in curves.items():
+            bold = name == "pooled"
+            ax.plot(
+                fpr,
+                tpr,
+                label=name if bold or not many else None,
+                linewidth=2.0 if bold else 0.8,
+                alpha=1.0 if bold else 0.6,
+                color="black" if bold and many else None,
+            )
+        if log_scale:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlim(low, 1)
+        ax.set_ylim(low, 1)
+        ax.set_xlabel("false positive rate")
+        ax.set_ylabel("true positive rate")
+        ax.set_title(f"{title} ({'log-log' if log_scale else 'linear'})")
+        ax.legend(loc="lower right", fontsize="small")
+    return fig

@@ -161,6 +161,19 @@ class Attack(abc.ABC):
             Scores ``[N]`` (higher = more likely a member) and JSON-serializable extras.
         """
 
+    def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
+        """Raise a ConfigError if a membership plan cannot support this attack on ``target``.
+
+        Called before training, so that an impossible audit fails early; by default every
+        plan is accepted.
+
+        Args:
+            keep: ``[M, N]`` bool membership plan.
+            audit: ``[M, N]`` bool audited samples.
+            target: Index of the audited model.
+        """
+        del keep, audit, target  # every plan is accepted
+
     def settings(self) -> dict[str, Any]:
         """Return the constructor settings (JSON-serializable), for results files.
 

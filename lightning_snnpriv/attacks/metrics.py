@@ -1,4 +1,4 @@
-"""Attack metrics from membership scores: ROC AUC, TPR at low FPR, advantage."""
+"""Attack metrics from membership scores: ROC AUC, TPR at low FPR, advantage, bootstrap CIs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,20 @@ import torch
 from torch import Tensor
 from torchmetrics.functional.classification import binary_roc
 
-__all__ = ["AttackMetrics", "evaluate", "roc_curve", "tpr_at_fpr"]
+__all__ = [
+    "DEFAULT_FPR_TARGETS",
+    "AttackMetrics",
+    "bootstrap_metrics",
+    "evaluate",
+    "roc_curve",
+    "tpr_at_fpr",
+]
+
+#: FPR budgets reported by default (Carlini et al. 2022 ask for the low-FPR regime).
+DEFAULT_FPR_TARGETS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 0.0)
+
+#: Largest ``replicates x distinct scores`` block the bootstrap holds in memory at once.
+_MAX_BLOCK = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,9 @@ class AttackMetrics:
         n_nonmembers: Number of non-members scored.
         fpr: ROC curve FPRs, one point per distinct score plus ``(0, 0)``.
         tpr: ROC curve TPRs, matching ``fpr``.
+        ci: Bootstrap confidence intervals, or None without bootstrap: ``{"auc": (low, high),
+            "tpr_at_fpr": {target: (low, high)}, "size": replicates, "confidence": level,
+            "seed": seed}``.
     """
 
     auc: float
@@ -40,6 +56,7 @@ class AttackMetrics:
     n_nonmembers: int
     fpr: list[float] = field(repr=False)
     tpr: list[float] = field(repr=False)
+    ci: dict[str, Any] | None = None
 
     def to_dict(self, include_curve: bool = False) -> dict[str, Any]:
         """Return a JSON-friendly dict.
@@ -48,19 +65,27 @@ class AttackMetrics:
             include_curve: Also include the ROC curve (``fpr`` and ``tpr`` lists).
 
         Returns:
-            The metrics; ``tpr_at_fpr`` as a list of ``{"fpr_target", "tpr", "fpr"}`` records.
+            The metrics; ``tpr_at_fpr`` as a list of ``{"fpr_target", "tpr", "fpr"}`` records
+            (with ``"tpr_ci": [low, high]`` under bootstrap, and ``"auc_ci"`` and
+            ``"bootstrap"`` (size, confidence, seed) at the top level).
         """
+        points = []
+        for target, (tpr, fpr) in self.tpr_at_fpr.items():
+            point: dict[str, Any] = {"fpr_target": target, "tpr": tpr, "fpr": fpr}
+            if self.ci is not None:
+                point["tpr_ci"] = list(self.ci["tpr_at_fpr"][target])
+            points.append(point)
         out: dict[str, Any] = {
             "auc": self.auc,
-            "tpr_at_fpr": [
-                {"fpr_target": target, "tpr": tpr, "fpr": fpr}
-                for target, (tpr, fpr) in self.tpr_at_fpr.items()
-            ],
+            "tpr_at_fpr": points,
             "balanced_accuracy": self.balanced_accuracy,
             "advantage": self.advantage,
             "n_members": self.n_members,
             "n_nonmembers": self.n_nonmembers,
         }
+        if self.ci is not None:
+            out["auc_ci"] = list(self.ci["auc"])
+            out["bootstrap"] = {k: self.ci[k] for k in ("size", "confidence", "seed")}
         if include_curve:
             out["fpr"] = list(self.fpr)
             out["tpr"] = list(self.tpr)
@@ -163,10 +188,94 @@ def tpr_at_fpr(fpr: Tensor, tpr: Tensor, target: float) -> tuple[float, float]:
     return float(best), float(realized)
 
 
+def _roc_from_counts(
+    members: Tensor, nonmembers: Tensor, n_members: int, n_nonmembers: int
+) -> tuple[Tensor, Tensor]:
+    """ROC points of many weighted replicates at once.
+
+    Args:
+        members: ``[B, K]`` number of members per distinct score, scores in ascending order.
+        nonmembers: ``[B, K]`` the same for non-members.
+        n_members: Members per replicate.
+        n_nonmembers: Non-members per replicate.
+
+    Returns:
+        ``(fpr, tpr)``, ``[B, K + 1]`` float64, from ``(0, 0)`` (highest threshold) on.
+    """
+    zero = torch.zeros(members.shape[0], 1, dtype=torch.float64)
+    true_pos = torch.cat([zero, members.flip(1).cumsum(1)], dim=1)
+    false_pos = torch.cat([zero, nonmembers.flip(1).cumsum(1)], dim=1)
+    return false_pos / n_nonmembers, true_pos / n_members
+
+
+def bootstrap_metrics(
+    scores: Tensor,
+    is_member: Tensor,
+    fpr_targets: Sequence[float],
+    size: int = 200,
+    seed: int = 0,
+) -> tuple[Tensor, Tensor]:
+    """AUC and TPR at FPR of ``size`` stratified bootstrap replicates, vectorized.
+
+    Each replicate draws the members and the non-members with replacement, each group keeping
+    its size (so every replicate has both). The ROC of a replicate is built from per-score
+    counts, the same curve :func:`roc_curve` gives for the resampled scores.
+
+    Args:
+        scores: Membership scores ``[n]``.
+        is_member: ``[n]`` bool.
+        fpr_targets: FPR budgets.
+        size: Number of replicates (>= 1).
+        seed: Seed of the resampling (a ``torch.Generator``).
+
+    Returns:
+        ``(auc [size], tpr [size, len(fpr_targets)])``, float64.
+
+    Example:
+        >>> auc, tpr = bootstrap_metrics(torch.tensor([3.0, 2.0, 1.0, 0.0]),
+        ...                              torch.tensor([True, True, False, False]), (0.0,), size=5)
+        >>> auc.tolist(), tpr[:, 0].tolist()
+        ([1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0])
+    """
+    n_members, n_nonmembers = _check(scores, is_member)
+    if size < 1:
+        raise ValueError(f"bootstrap size must be >= 1; got {size}")
+    _, inverse = torch.unique(scores.detach().cpu(), return_inverse=True)
+    num_distinct = int(inverse.max()) + 1
+    member_bins = inverse[is_member.cpu()]
+    nonmember_bins = inverse[~is_member.cpu()]
+    generator = torch.Generator().manual_seed(seed)
+    budgets = torch.tensor([float(f) for f in fpr_targets], dtype=torch.float64)
+    chunk = max(1, _MAX_BLOCK // max(num_distinct, n_members, n_nonmembers))
+    aucs, tprs = [], []
+    for start in range(0, size, chunk):
+        b = min(chunk, size - start)
+        counts = []
+        for bins, n in ((member_bins, n_members), (nonmember_bins, n_nonmembers)):
+            draw = bins[torch.randint(n, (b, n), generator=generator)]
+            c = torch.zeros(b, num_distinct, dtype=torch.float64)
+            counts.append(c.scatter_add_(1, draw, torch.ones(b, n, dtype=torch.float64)))
+        fpr, tpr = _roc_from_counts(counts[0], counts[1], n_members, n_nonmembers)
+        aucs.append(torch.trapezoid(tpr, fpr, dim=1))
+        ok = fpr.unsqueeze(1) <= budgets[None, :, None]  # [b, targets, K + 1]
+        tprs.append(torch.where(ok, tpr.unsqueeze(1), -1.0).amax(2).clamp(min=0.0))
+    return torch.cat(aucs), torch.cat(tprs).reshape(size, len(budgets))
+
+
+def _interval(values: Tensor, confidence: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap ``values`` (linear interpolation, as numpy)."""
+    alpha = (1.0 - confidence) / 2.0
+    q = torch.quantile(values, torch.tensor([alpha, 1.0 - alpha], dtype=values.dtype))
+    return float(q[0]), float(q[1])
+
+
 def evaluate(
     scores: Tensor,
     is_member: Tensor,
-    fpr_targets: Sequence[float] = (1e-2, 1e-3),
+    fpr_targets: Sequence[float] = DEFAULT_FPR_TARGETS,
+    bootstrap: int = 0,
+    seed: int = 0,
+    confidence: float = 0.95,
 ) -> AttackMetrics:
     """Metrics of membership scores against the truth.
 
@@ -176,6 +285,10 @@ def evaluate(
         fpr_targets: FPR budgets for the TPR-at-low-FPR metrics. A budget in ``(0, 1/n_out)``
             cannot be resolved with ``n_out`` non-members: a warning is issued (the value
             reported equals the TPR at 0 FPR).
+        bootstrap: Number of stratified bootstrap replicates for confidence intervals on the
+            AUC and each TPR at FPR (0: none).
+        seed: Seed of the bootstrap.
+        confidence: Level of the percentile intervals, in ``(0, 1)``.
 
     Returns:
         The metrics, including the ROC curve.
@@ -203,6 +316,20 @@ def evaluate(
             )
         at_fpr[budget] = tpr_at_fpr(fpr, tpr, budget)
     advantage = float((tpr - fpr).max())
+    ci = None
+    if bootstrap:
+        if not 0.0 < confidence < 1.0:
+            raise ValueError(f"confidence must lie in (0, 1); got {confidence}")
+        boot_auc, boot_tpr = bootstrap_metrics(scores, is_member, list(at_fpr), bootstrap, seed)
+        ci = {
+            "auc": _interval(boot_auc, confidence),
+            "tpr_at_fpr": {
+                budget: _interval(boot_tpr[:, i], confidence) for i, budget in enumerate(at_fpr)
+            },
+            "size": bootstrap,
+            "confidence": confidence,
+            "seed": seed,
+        }
     return AttackMetrics(
         auc=auc,
         tpr_at_fpr=at_fpr,
@@ -212,4 +339,5 @@ def evaluate(
         n_nonmembers=n_nonmembers,
         fpr=fpr.tolist(),
         tpr=tpr.tolist(),
+        ci=ci,
     )

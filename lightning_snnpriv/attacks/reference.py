@@ -1,0 +1,80 @@
+"""Helpers shared by the reference-model attacks (LiRA, RMIA, Attack-R): who is IN or OUT."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from lightning_snnpriv.attacks.base import AttackInputs
+from lightning_snnpriv.errors import ConfigError
+
+__all__ = ["check_reference_counts", "reference_models", "require_references"]
+
+
+def reference_models(inputs: AttackInputs, target: int) -> list[int]:
+    """Every model except ``target``: the reference (shadow) models of a leave-one-out audit.
+
+    Example:
+        >>> flags = torch.zeros(3, 1, dtype=torch.bool)
+        >>> inputs = AttackInputs(torch.zeros(3, 1, 2), torch.zeros(1, dtype=torch.long),
+        ...                       flags, ~flags)
+        >>> reference_models(inputs, 1)
+        [0, 2]
+    """
+    inputs.check_target(target)
+    return [m for m in range(inputs.num_models) if m != target]
+
+
+def require_references(
+    count: Tensor, needed: int, audited: Tensor, attack: str, what: str, fix: str
+) -> None:
+    """Raise :class:`ConfigError` unless every audited sample has ``needed`` reference models.
+
+    Args:
+        count: ``[N]`` number of reference models of the right kind (IN or OUT) per sample.
+        needed: Minimum count.
+        audited: ``[N]`` bool: the samples whose scores are evaluated.
+        attack: Attack name for the message.
+        what: ``"IN"`` or ``"OUT"``.
+        fix: What the user can do about it.
+    """
+    short = audited & (count < needed)
+    if short.any():
+        first = int(short.nonzero()[0])
+        raise ConfigError(
+            f"attack {attack!r} needs at least {needed} reference model(s) with each audited "
+            f"sample {what}, but {int(short.sum())} audited samples have fewer (the first is "
+            f"pool sample {first}, {what} for {int(count[first])}). {fix}"
+        )
+
+
+def check_reference_counts(
+    keep: Tensor, audit: Tensor, target: int, attack: str, needed: int, need_in: bool
+) -> None:
+    """Raise :class:`ConfigError` unless each audited sample of ``target`` has ``needed`` OUT
+    (and, if ``need_in``, IN) reference models among the other models of the plan.
+    """  # noqa: D205
+    others = [m for m in range(keep.shape[0]) if m != target]
+    if not others:
+        raise ConfigError(
+            f"attack {attack!r} needs reference (shadow) models; the run has one model. "
+            "Set data.init_args.num_shadows >= 1."
+        )
+    ref_keep = keep[others]
+    audited = audit[target]
+    require_references((~ref_keep).sum(0), needed, audited, attack, "OUT", LIRA_SCHEME_FIX)
+    if need_in:
+        require_references(ref_keep.sum(0), needed, audited, attack, "IN", LIRA_SCHEME_FIX)
+
+
+#: The fix to suggest when reference models lack IN or OUT samples.
+LIRA_SCHEME_FIX = (
+    "Use data.init_args.scheme=lira (each sample IN for half of the models) with enough models "
+    "(data.init_args.num_shadows), or an offline attack (online needs IN references, which the "
+    "shokri and paper schemes never give for the target's samples)."
+)
+
+
+def as_float64(values: Tensor) -> Tensor:
+    """``values`` as float64 on the CPU (reference statistics are computed in double)."""
+    return values.detach().to(device="cpu", dtype=torch.float64)

@@ -1,0 +1,324 @@
+"""The robust membership-inference attack (RMIA) of Zarifzadeh et al. (2024)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
+from lightning_snnpriv.attacks.reference import (
+    LIRA_SCHEME_FIX,
+    as_float64,
+    check_reference_counts,
+    reference_models,
+    require_references,
+)
+from lightning_snnpriv.attacks.signals import true_label_confidence
+from lightning_snnpriv.errors import ConfigError
+
+__all__ = ["RMIAAttack", "pairwise_fraction", "rmia_marginal", "rmia_scores", "tune_offline_a"]
+
+#: Values of ``a`` tried when tuning (the authors' grid is similar: 0 to 1).
+A_GRID: tuple[float, ...] = tuple(i / 10 for i in range(11))
+
+#: Largest ``chunk x population`` block of likelihood ratios held in memory at once.
+MAX_BLOCK = 1 << 22
+
+
+def rmia_marginal(
+    reference_p: Tensor, reference_keep: Tensor, *, online: bool, a: float
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``Pr(x)``, the probability of each sample averaged over the reference models.
+
+    * online: ``(mean_IN p_y + mean_OUT p_y) / 2`` (half IN, half OUT, whatever the counts);
+    * offline: ``((1 + a) * mean_OUT p_y + (1 - a)) / 2``, the authors' linear approximation of
+      the unseen IN models from the OUT ones.
+
+    Args:
+        reference_p: ``[K, N]`` true-label probabilities of the reference models (float64).
+        reference_keep: ``[K, N]`` bool, True where the reference model trained on the sample.
+        online: Online (IN and OUT references) or offline (OUT only).
+        a: Offline approximation parameter in ``[0, 1]``.
+
+    Returns:
+        ``(pr_x [N], n_in [N], n_out [N])``; NaN where needed references are missing.
+
+    Example:
+        >>> p = torch.tensor([[0.9], [0.5]], dtype=torch.float64)
+        >>> keep = torch.tensor([[True], [False]])
+        >>> rmia_marginal(p, keep, online=True, a=0.3)[0].tolist()
+        [0.7]
+        >>> round(rmia_marginal(p, keep, online=False, a=0.3)[0].item(), 6)
+        0.675
+    """
+    keep = reference_keep.cpu()
+    n_in, n_out = keep.sum(0), (~keep).sum(0)
+    zero = torch.zeros((), dtype=reference_p.dtype)
+    mean_out = torch.where(~keep, reference_p, zero).sum(0) / n_out
+    if online:
+        mean_in = torch.where(keep, reference_p, zero).sum(0) / n_in
+        return (mean_in + mean_out) / 2, n_in, n_out
+    return ((1 + a) * mean_out + (1 - a)) / 2, n_in, n_out
+
+
+def pairwise_fraction(
+    ratio_x: Tensor, ratio_z: Tensor, gamma: float, exclude: Tensor | None = None
+) -> Tensor:
+    """For each x, the fraction of z with ``ratio_x[x] / ratio_z[z] >= gamma``.
+
+    Computed block by block (at most :data:`MAX_BLOCK` ratios at once), so memory stays
+    bounded for large pools.
+
+    Args:
+        ratio_x: ``[N]`` ``Pr(x|theta) / Pr(x)``.
+        ratio_z: ``[Z]`` ``Pr(z|theta) / Pr(z)`` of the population samples.
+        gamma: Likelihood-ratio threshold.
+        exclude: Optional ``[N]`` long: index into ``z`` of the population sample that is x
+            itself (``-1`` if none); that pair is left out, so x is never compared to itself.
+
+    Returns:
+        ``[N]`` float64 fractions in ``[0, 1]``.
+
+    Example:
+        >>> pairwise_fraction(torch.tensor([1.0, 4.0]), torch.tensor([1.0, 2.0]), 1.0).tolist()
+        [0.5, 1.0]
+    """
+    chunk = max(1, MAX_BLOCK // max(1, ratio_z.numel()))
+    counts = []
+    for start in range(0, ratio_x.numel(), chunk):
+        block = (ratio_x[start : start + chunk, None] / ratio_z[None, :]) >= gamma
+        counts.append(block.sum(1))
+    count = torch.cat(counts).double() if counts else torch.zeros(0, dtype=torch.float64)
+    total = torch.full_like(count, float(ratio_z.numel()))
+    if exclude is not None:
+        self_pair = exclude >= 0
+        idx = exclude.clamp(min=0)
+        self_hit = self_pair & ((ratio_x / ratio_z[idx]) >= gamma)
+        count = count - self_hit.double()
+        total = total - self_pair.double()
+    return count / total.clamp(min=1)
+
+
+def rmia_scores(
+    target_p: Tensor,
+    reference_p: Tensor,
+    reference_keep: Tensor,
+    population: Tensor,
+    *,
+    online: bool,
+    a: float = 0.3,
+    gamma: float = 1.0,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """RMIA scores: for each x, the fraction of population z with ``LR(x, z) >= gamma``.
+
+    ``LR(x, z) = (Pr(x|theta) / Pr(x)) / (Pr(z|theta) / Pr(z))`` with ``Pr(.|theta)`` the
+    audited model's true-label probability and ``Pr(.)`` from :func:`rmia_marginal`.
+
+    Args:
+        target_p: ``[N]`` true-label probability of the audited model.
+        reference_p: ``[K, N]`` true-label probabilities of the reference models.
+        reference_keep: ``[K, N]`` bool, IN/OUT of each reference model.
+        population: ``[Z]`` long: pool indices of the population samples z (non-members of
+            the audited model); a candidate x that is also in the population is not compared
+            with itself.
+        online: Online (IN and OUT references) or offline (OUT only, with ``a``).
+        a: Offline approximation parameter in ``[0, 1]``.
+        gamma: Likelihood-ratio threshold (>= 1 in the paper's configs).
+
+    Returns:
+        ``(scores [N] float64, n_in [N], n_out [N])``.
+    """
+    p_target = as_float64(target_p)
+    pr_x, n_in, n_out = rmia_marginal(as_float64(reference_p), reference_keep, online=online, a=a)
+    ratio = p_target / pr_x
+    population = population.cpu()
+    position = torch.full((p_target.numel(),), -1, dtype=torch.long)
+    position[population] = torch.arange(population.numel())
+    scores = pairwise_fraction(ratio, ratio[population], gamma, exclude=position)
+    return scores, n_in, n_out
+
+
+def _auc(scores: Tensor, is_member: Tensor) -> float:
+    """AUC from the project's exact metric (imported lazily to keep import order simple)."""
+    from lightning_snnpriv.attacks.metrics import evaluate
+
+    return evaluate(scores, is_member, fpr_targets=()).auc
+
+
+def tune_offline_a(
+    p: Tensor,
+    keep: Tensor,
+    audit: Tensor,
+    references: Sequence[int],
+    population_size: int | None,
+    gamma: float,
+    seed: int,
+    grid: Sequence[float] = A_GRID,
+) -> tuple[float, dict[float, float]]:
+    """Tune offline RMIA's ``a`` as the authors do: attack one reference model with the others.
+
+    The first reference model plays the target; the remaining references are its references;
+    the ``a`` with the highest AUC on that model's audited samples wins (ties: the smallest).
+
+    Args:
+        p: ``[M, N]`` true-label probabilities of all models.
+        keep: ``[M, N]`` IN/OUT.
+        audit: ``[M, N]`` audited samples.
+        references: The reference models of the real audit (the target is not among them).
+        population_size: Population size (None: all non-members of the stand-in target).
+        gamma: Likelihood-ratio threshold.
+        seed: Seed of the population draw.
+        grid: Values of ``a`` to try.
+
+    Returns:
+        ``(best a, {a: AUC})``.
+
+    Raises:
+        ConfigError: With fewer than 2 reference models.
+    """
+    if len(references) < 2:
+        raise ConfigError(
+            "RMIAAttack a='tune' needs at least 2 reference models (one plays the target); "
+            "give a number for a (0.3 in the authors' configs) or train more shadows."
+        )
+    stand_in, others = references[0], list(references[1:])
+    audited = audit[stand_in]
+    population = draw_population(keep[stand_in], audited, population_size, seed)
+    aucs = {}
+    for a in grid:
+        scores, _, n_out = rmia_scores(
+            p[stand_in], p[others], keep[others], population, online=False, a=a, gamma=gamma
+        )
+        usable = audited & (n_out > 0)
+        aucs[float(a)] = _auc(scores[usable], keep[stand_in][usable])
+    best = max(aucs, key=lambda k: (aucs[k], -k))
+    return best, aucs
+
+
+def draw_population(keep: Tensor, audit: Tensor, size: int | None, seed: int) -> Tensor:
+    """Seeded draw of ``size`` population samples among the audited non-members of a model.
+
+    Args:
+        keep: ``[N]`` bool, the model's members.
+        audit: ``[N]`` bool, the model's audited samples.
+        size: How many (None or more than available: all of them, in pool order).
+        seed: Seed of the draw.
+
+    Returns:
+        ``[Z]`` sorted pool indices.
+
+    Example:
+        >>> draw_population(torch.tensor([True, False, False]), torch.ones(3, dtype=torch.bool),
+        ...                 None, 0).tolist()
+        [1, 2]
+    """
+    candidates = (audit.cpu() & ~keep.cpu()).nonzero().squeeze(1)
+    if size is None or size >= candidates.numel():
+        return candidates
+    generator = torch.Generator().manual_seed(seed)
+    chosen = torch.randperm(candidates.numel(), generator=generator)[:size]
+    return candidates[chosen].sort().values
+
+
+class RMIAAttack(Attack):
+    """RMIA (Zarifzadeh et al. 2024): pairwise likelihood ratios against population samples.
+
+    ``Pr(x|theta)`` is the audited model's true-label probability ``p_y``; the reference models
+    are all other models. The population z is drawn (seeded) from the audited model's
+    non-members in the pool. The attack's name is ``rmia_online`` or ``rmia_offline``.
+
+    Args:
+        online: Online (references IN and OUT for each sample) or offline (OUT only).
+        a: Offline only: the approximation parameter in ``[0, 1]`` (0.3 in the authors'
+            configs), or ``"tune"`` to pick it from a grid by attacking one reference model
+            with the others (recorded in the results' ``info``).
+        gamma: Threshold on the pairwise likelihood ratio (> 0; 1 or 2 in the paper).
+        num_population: Number of population samples z (None: all non-members of the target).
+        seed: Seed of the population draw.
+
+    Raises:
+        ConfigError: On bad settings, or (when scoring) when an audited sample lacks OUT
+            references (or IN references, online).
+    """
+
+    requires_shadows = True
+
+    def __init__(
+        self,
+        online: bool = False,
+        a: float | Literal["tune"] = 0.3,
+        gamma: float = 1.0,
+        num_population: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        if not isinstance(online, bool):
+            raise ConfigError(f"RMIAAttack online must be true or false; got {online!r}")
+        if a != "tune" and (
+            isinstance(a, bool) or not isinstance(a, int | float) or not 0 <= a <= 1
+        ):
+            raise ConfigError(f"RMIAAttack a must be a number in [0, 1] or 'tune'; got {a!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma > 0:
+            raise ConfigError(f"RMIAAttack gamma must be a number > 0; got {gamma!r}")
+        if num_population is not None and (
+            isinstance(num_population, bool)
+            or not isinstance(num_population, int)
+            or num_population < 1
+        ):
+            raise ConfigError(
+                f"RMIAAttack num_population must be an int >= 1 or null; got {num_population!r}"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigError(f"RMIAAttack seed must be an int; got {seed!r}")
+        self.online = online
+        self.a = a if a == "tune" else float(a)
+        self.gamma = float(gamma)
+        self.num_population = num_population
+        self.seed = seed
+        self.name = f"rmia_{'online' if online else 'offline'}"
+
+    def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
+        """Refuse a plan without OUT (and, online, IN) references for an audited sample."""
+        check_reference_counts(keep, audit, target, self.name, 1, self.online)
+
+    def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
+        """Score every pool sample for membership in model ``target``.
+
+        Args:
+            inputs: Outputs of all models, labels, keep and audit matrices.
+            target: Index of the audited model; all others are reference models.
+
+        Returns:
+            Scores ``[N]`` and ``info`` (population size, ``a`` used, tuning AUCs).
+
+        Raises:
+            ConfigError: Without reference models, or when audited samples lack IN/OUT ones.
+        """
+        refs = reference_models(inputs, target)
+        if not refs:
+            raise ConfigError(
+                f"attack {self.name!r} needs reference (shadow) models; the run has one model. "
+                "Set data.init_args.num_shadows >= 1."
+            )
+        p = true_label_confidence(inputs.logits.double(), inputs.labels).cpu()
+        keep, audit = inputs.keep.cpu(), inputs.audit.cpu()
+        info: dict = {"num_references": len(refs)}
+        a = 0.0 if self.online else self.a
+        if not self.online and self.a == "tune":
+            a, aucs = tune_offline_a(
+                p, keep, audit, refs, self.num_population, self.gamma, self.seed
+            )
+            info["tuned_a"] = a
+            info["tuning_auc"] = {f"{k:g}": v for k, v in aucs.items()}
+        population = draw_population(keep[target], audit[target], self.num_population, self.seed)
+        scores, n_in, n_out = rmia_scores(
+            p[target], p[refs], keep[refs], population, online=self.online, a=a, gamma=self.gamma
+        )
+        require_references(n_out, 1, audit[target], self.name, "OUT", LIRA_SCHEME_FIX)
+        if self.online:
+            require_references(n_in, 1, audit[target], self.name, "IN", LIRA_SCHEME_FIX)
+        info["num_population"] = int(population.numel())
+        info["a"] = a
+        return AttackOutput(scores, info)

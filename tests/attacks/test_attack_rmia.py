@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+
+from lightning_snnpriv.attacks import (
+    AttackInputs,
+    RMIAAttack,
+    draw_population,
+    evaluate,
+    rmia_scores,
+    true_label_confidence,
+)
+from lightning_snnpriv.attacks import rmia as rmia_module
+from lightning_snnpriv.attacks.attack_r import ReferenceAttack
+from lightning_snnpriv.errors import ConfigError
+
+
+def _case(seed=0, num_models=7, n=30, c=3):
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(num_models, n, c, generator=g) * 2
+    labels = torch.randint(c, (n,), generator=g)
+    pattern = torch.tensor([True, False]).repeat(n // 2)
+    keep = torch.stack([pattern if m % 2 else ~pattern for m in range(num_models)])
+    keep = keep ^ (torch.rand(num_models, n, generator=g) < 0.2)
+    keep[1], keep[2] = pattern, ~pattern  # every sample IN and OUT for some reference
+    return logits, labels, keep
+
+
+def _direct(p, keep, target, population, online, a, gamma):
+    """Plain Python loop over x and z, as the paper writes it."""
+    refs = [m for m in range(len(p)) if m != target]
+
+    def pr(i):
+        ins = [p[m][i] for m in refs if keep[m][i]]
+        outs = [p[m][i] for m in refs if not keep[m][i]]
+        if online:
+            return (sum(ins) / len(ins) + sum(outs) / len(outs)) / 2
+        return ((1 + a) * sum(outs) / len(outs) + (1 - a)) / 2
+
+    scores = []
+    for x in range(len(p[0])):
+        hits = total = 0
+        for z in population:
+            if z == x:
+                continue  # a candidate is never compared with itself
+            lr = (p[target][x] / pr(x)) / (p[target][z] / pr(z))
+            hits += lr >= gamma
+            total += 1
+        scores.append(hits / total)
+    return np.array(scores)
+
+
+@pytest.mark.parametrize(
+    ("online", "a", "gamma"),
+    [(True, 0.0, 1.0), (False, 0.3, 1.0), (False, 0.7, 2.0), (True, 0.0, 0.5)],
+)
+def test_rmia_matches_loop_over_z(online, a, gamma, monkeypatch):
+    monkeypatch.setattr(rmia_module, "MAX_BLOCK", 37)  # force many small chunks
+    logits, labels, keep = _case()
+    p = true_label_confidence(logits.double(), labels)
+    target = 3
+    audit = torch.ones_like(keep)
+    population = draw_population(keep[target], audit[target], 9, seed=1)
+    assert population.numel() == 9
+    assert not keep[target][population].any()  # z are non-members of the target
+    refs = [m for m in range(7) if m != target]
+    scores, _, _ = rmia_scores(
+        p[target], p[refs], keep[refs], population, online=online, a=a, gamma=gamma
+    )
+    expected = _direct(p.tolist(), keep.tolist(), target, population.tolist(), online, a, gamma)
+    np.testing.assert_allclose(scores.numpy(), expected, rtol=0, atol=1e-15)
+
+
+def test_attack_population_and_tuning():
+    logits, labels, keep = _case(n=40)
+    inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
+    fixed = RMIAAttack(online=False, a=0.3, num_population=10, seed=3)
+    out = fixed.score(inputs, target=0)
+    assert out.info["num_population"] == 10
+    assert out.info["a"] == 0.3
+    assert fixed.name == "rmia_offline"
+    assert RMIAAttack(online=True).name == "rmia_online"
+    tuned = RMIAAttack(online=False, a="tune").score(inputs, target=0)
+    aucs = {float(k): v for k, v in tuned.info["tuning_auc"].items()}
+    assert tuned.info["a"] == tuned.info["tuned_a"] == max(aucs, key=lambda k: (aucs[k], -k))
+    # the tuning AUCs are the offline attack on reference 1 with references 2.. as its refs
+    sub = AttackInputs(logits[1:], labels, keep[1:], torch.ones_like(keep[1:]))
+    check = RMIAAttack(online=False, a=0.5).score(sub, target=0).scores
+    assert evaluate(check, keep[1], fpr_targets=()).auc == pytest.approx(aucs[0.5], abs=1e-12)
+
+
+def test_rmia_needs_out_references():
+    logits, labels, _ = _case()
+    keep = torch.zeros(7, 30, dtype=torch.bool)
+    keep[:, :10] = True  # samples 0..9 IN for every reference: no OUT model
+    inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
+    with pytest.raises(ConfigError, match="OUT"):
+        RMIAAttack(online=False).score(inputs)
+
+
+@pytest.mark.parametrize("kwargs", [{"a": 1.5}, {"a": "auto"}, {"gamma": 0}, {"num_population": 0}])
+def test_bad_settings(kwargs):
+    with pytest.raises(ConfigError):
+        RMIAAttack(**kwargs)
+
+
+def test_reference_attack_matches_loop():
+    logits, labels, keep = _case()
+    inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
+    out = ReferenceAttack().score(inputs, target=2)
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, 3).double(), labels.repeat(7), reduction="none"
+    ).reshape(7, -1)
+    expected = []
+    for i in range(30):
+        outs = [m for m in range(7) if m != 2 and not keep[m, i]]
+        expected.append(np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs]))
+    np.testing.assert_allclose(out.scores.numpy(), expected)
