@@ -26,7 +26,6 @@ import yaml
 from lightning_snnpriv.errors import UsageError
 
 PLAN_FILE = "membership.npz"
-CONFIG_FILE = "config.yaml"
 PROG = "python -m lightning_snnpriv attack"
 
 #: Callback settings that describe how the signals were collected: fixed by the run.
@@ -68,54 +67,33 @@ def _attack_specs(value: str) -> str:
 
 
 def load_run(run_dir: Path) -> dict[str, Any]:
-    """Load what an attack re-run needs from a run directory.
+    """Load what an attack re-run needs from a run directory (checked by :func:`run_dir.load_run`).
 
     Returns:
         ``{"config": dict, "plan": MembershipPlan, "outputs": Tensor, "labels": Tensor,
         "results": dict | None}`` (``results``: the run's own ``mia_results.json``).
 
     Raises:
-        UsageError: If the directory is not a finished run, or its plan and signals disagree.
+        UsageError: If the directory is not a finished run, or its plan, signals and results
+            disagree.
     """
-    from lightning_snnpriv.callbacks.mia import RESULTS_FILE, SIGNALS_FILE
-    from lightning_snnpriv.data.membership import MembershipPlan
+    from lightning_snnpriv import run_dir as runs
 
-    if not run_dir.is_dir():
-        raise UsageError(f"--run: {run_dir} is not a directory.")
-    missing = [f for f in (CONFIG_FILE, PLAN_FILE, SIGNALS_FILE) if not (run_dir / f).is_file()]
-    if missing:
-        raise UsageError(
-            f"--run: {run_dir} is not a finished run: {', '.join(missing)} missing. Give a "
-            "run directory written by `fit` (logs/<name>/version_N) with mia.save_signals=true."
-        )
-    config = yaml.safe_load((run_dir / CONFIG_FILE).read_text()) or {}
-    plan = MembershipPlan.load(run_dir / PLAN_FILE)
-    try:
-        signals = torch.load(run_dir / SIGNALS_FILE, map_location="cpu", weights_only=True)
-        outputs, labels = signals["outputs"], signals["labels"]
-    except Exception as err:
-        raise UsageError(f"--run: {run_dir / SIGNALS_FILE} is not readable ({err}).") from err
-    shape = (plan.num_models, plan.num_samples)
-    if outputs.dim() != 3 or tuple(outputs.shape[:2]) != shape or labels.shape != shape[1:]:
-        raise UsageError(
-            f"--run: {run_dir / SIGNALS_FILE} does not match {PLAN_FILE}: outputs "
-            f"{tuple(outputs.shape)} and labels {tuple(labels.shape)}, but the plan has "
-            f"{plan.num_models} models x {plan.num_samples} samples."
-        )
+    run = runs.load_run(run_dir)
     results = None
-    if (run_dir / RESULTS_FILE).is_file():
-        results = json.loads((run_dir / RESULTS_FILE).read_text())
+    if run.results_path.is_file():
+        results = json.loads(run.results_path.read_text())
         digest = results.get("settings", {}).get("scheme_digest")
-        if digest is not None and digest != plan.digest():
+        if digest is not None and digest != run.plan.digest():
             raise UsageError(
-                f"--run: {run_dir / PLAN_FILE} (digest {plan.digest()}) is not the plan the "
+                f"--run: {run_dir / PLAN_FILE} (digest {run.plan.digest()}) is not the plan the "
                 f"run's results were computed on (digest {digest})."
             )
     return {
-        "config": config,
-        "plan": plan,
-        "outputs": outputs,
-        "labels": labels,
+        "config": run.config,
+        "plan": run.plan,
+        "outputs": run.outputs,
+        "labels": run.labels,
         "results": results,
     }
 
