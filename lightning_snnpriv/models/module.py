@@ -15,9 +15,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import quant
-from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.networks import ANN, SNN, Readout, ResetMechanism
 from lightning_snnpriv.models.surrogates import Surrogate, SurrogateName
+from lightning_snnpriv.models.vectorized import EnsembleMode, build_ensemble
 
 
 def _adam(params: Any) -> torch.optim.Optimizer:
@@ -40,6 +40,9 @@ class PrivacyModule(LightningModule, abc.ABC):
         input_shape: Shape of one input sample.
         optimizer: Optimizer factory, applied to all copies' parameters (Adam, lr 1e-3, by
             default).
+        ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
+            batched pass: full-precision MLPs only) or ``auto`` (vectorized where supported and
+            there are at least two models). Same results either way, to float tolerance.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class PrivacyModule(LightningModule, abc.ABC):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         super().__init__()
         if num_models < 1:
@@ -57,7 +61,7 @@ class PrivacyModule(LightningModule, abc.ABC):
         self.num_classes = num_classes
         self.input_shape = tuple(input_shape)
         self.optimizer = optimizer
-        self.ensemble = ModelEnsemble(self.configure_network, num_models)
+        self.ensemble = build_ensemble(self.configure_network, num_models, ensemble)
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
@@ -127,6 +131,7 @@ class ANNClassifier(PrivacyModule):
         num_classes: See :class:`PrivacyModule` (linked from the data).
         input_shape: See :class:`PrivacyModule` (linked from the data).
         optimizer: See :class:`PrivacyModule`.
+        ensemble: See :class:`PrivacyModule`.
     """
 
     def __init__(
@@ -140,6 +145,7 @@ class ANNClassifier(PrivacyModule):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
                            ("input_bits", input_bits)):  # fmt: skip
@@ -148,7 +154,7 @@ class ANNClassifier(PrivacyModule):
         self.hidden_sizes = list(hidden_sizes)
         self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
         self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer)
+        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
 
     def configure_network(self) -> nn.Module:
         """One ANN."""
@@ -190,6 +196,7 @@ class SNNClassifier(PrivacyModule):
         num_classes: See :class:`PrivacyModule` (linked from the data).
         input_shape: See :class:`PrivacyModule` (linked from the data).
         optimizer: See :class:`PrivacyModule`.
+        ensemble: See :class:`PrivacyModule`.
     """
 
     def __init__(
@@ -212,6 +219,7 @@ class SNNClassifier(PrivacyModule):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         for name, bits in (("weight_bits", weight_bits), ("act_bits", act_bits),
                            ("input_bits", input_bits)):  # fmt: skip
@@ -231,7 +239,7 @@ class SNNClassifier(PrivacyModule):
         self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
         self.state_quant_limits = (state_quant_lower_limit, state_quant_upper_limit)
         self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer)
+        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
 
     def settings(self) -> dict[str, Any]:
         """Model settings, with the surrogate's hyper-parameters resolved to their values."""
