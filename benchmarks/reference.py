@@ -7,6 +7,8 @@ is a hand-written PyTorch training loop with no Lightning.
 
 from __future__ import annotations
 
+import time
+
 import snntorch as snn
 import torch
 from torch import nn
@@ -57,13 +59,17 @@ def plain_fit(
     loader: torch.utils.data.DataLoader,
     epochs: int,
     lr: float = 1e-3,
-) -> None:
-    """Train ``model`` with Adam on cross-entropy: the textbook PyTorch loop."""
+) -> list[float]:
+    """Train ``model`` with Adam on cross-entropy (the textbook PyTorch loop): epoch times."""
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    times = []
     for _ in range(epochs):
+        start = time.perf_counter()
         for x, y in loader:
             optimizer.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
             optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times

@@ -42,7 +42,8 @@ class PrivacyModule(LightningModule, abc.ABC):
             default).
         ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
             batched pass: full-precision MLPs only) or ``auto`` (vectorized where supported and
-            there are at least two models). Same results either way, to float tolerance.
+            measured faster: full-precision SNN MLPs). Same results either way, to float
+            tolerance; checkpoints load in either.
     """
 
     def __init__(

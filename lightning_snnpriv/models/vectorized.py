@@ -38,6 +38,7 @@ def lif_step(
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
     spike: Callable[[torch.Tensor], torch.Tensor],
+    reset: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of snntorch 1.0.0 ``Leaky`` (``reset_delay=True``) on tensors of any shape.
 
@@ -53,6 +54,9 @@ def lif_step(
         threshold: Firing threshold.
         reset_mechanism: ``subtract``, ``zero`` or ``none``.
         spike: Heaviside with surrogate gradient, of ``mem - threshold``.
+        reset: The previous step's spikes, if the caller has them: they are exactly
+            ``spike(mem - threshold)``, so passing them saves recomputing it (it is detached
+            either way).
 
     Returns:
         ``(spikes, new membrane)``.
@@ -63,7 +67,7 @@ def lif_step(
         ...          Surrogate("fast_sigmoid"))
         (tensor([0., 1.]), tensor([0.5000, 1.7000]))
     """
-    reset = spike(mem - threshold).clone().detach()
+    reset = (spike(mem - threshold) if reset is None else reset).detach()
     if reset_mechanism == "zero":
         mem = (1 - reset) * mem
     new_mem = beta.clamp(0, 1) * mem + current
@@ -90,6 +94,9 @@ class VectorizedEnsemble(nn.Module):
     Args:
         members: The models (built as for the loop; they keep their parameters).
     """
+
+    #: Whether ``ensemble: auto`` picks this class (set from ``python -m benchmarks.ensemble``).
+    faster_than_loop: bool = False
 
     def __init__(self, members: nn.ModuleList) -> None:
         super().__init__()
@@ -145,6 +152,9 @@ class VectorizedEnsemble(nn.Module):
 class VectorizedANN(VectorizedEnsemble):
     """Full-precision ReLU MLPs (:class:`~lightning_snnpriv.models.networks.ANN`) at once.
 
+    Not faster than the loop on CPU (a few large matrix products per step are already
+    compute-bound, and stacking the weights costs a copy), so ``auto`` keeps the loop for ANNs.
+
     Example:
         >>> loop = ModelEnsemble(lambda: ANN((4,), 3, [8]), num_models=3)
         >>> fast = VectorizedANN(loop.members)
@@ -179,7 +189,9 @@ class VectorizedSNN(VectorizedEnsemble):
 
     The same computation as :meth:`SNN.forward` for ``A`` models at a time: the first layer's
     current once per forward pass (direct input), then per step one batched matmul and one
-    batched :func:`lif_step` per layer.
+    batched :func:`lif_step` per layer, which takes its reset from the layer's previous spikes
+    (the same values snntorch recomputes from the previous membrane). Faster than the loop of
+    separate SNNs (many small per-step operations batched into few), so ``auto`` picks it.
 
     Example:
         >>> loop = ModelEnsemble(lambda: SNN((4,), 3, [8], num_steps=4), num_models=3)
@@ -187,6 +199,8 @@ class VectorizedSNN(VectorizedEnsemble):
         >>> torch.allclose(fast(torch.ones(2, 4)), loop(torch.ones(2, 4)), atol=1e-6)
         True
     """
+
+    faster_than_loop = True
 
     def __init__(self, members: nn.ModuleList) -> None:
         super().__init__(members)
@@ -233,6 +247,7 @@ class VectorizedSNN(VectorizedEnsemble):
         first = _linear if x.dim() == 3 else _shared_linear
         current_in = first(x, weights[0], biases[0])
         mems: list[torch.Tensor | None] = [None] * len(weights)
+        fired: list[torch.Tensor | None] = [None] * len(weights)  # last spikes of each layer
         out_mem: list[torch.Tensor] = []
         out_spk: list[torch.Tensor] = []
         for _ in range(self.num_steps):
@@ -242,8 +257,15 @@ class VectorizedSNN(VectorizedEnsemble):
                     current = _linear(spikes, weights[k], biases[k])  # noqa: F821
                 mem = mems[k] if mems[k] is not None else torch.zeros_like(current)
                 spikes, mems[k] = lif_step(
-                    current, mem, self.beta, self.threshold, self.reset_mechanism, self.spike
+                    current,
+                    mem,
+                    self.beta,
+                    self.threshold,
+                    self.reset_mechanism,
+                    self.spike,
+                    fired[k],
                 )
+                fired[k] = spikes
             out_mem.append(mems[-1])  # type: ignore[arg-type]
             out_spk.append(spikes)
         return READOUTS[self.readout](torch.stack(out_mem), torch.stack(out_spk))
@@ -271,9 +293,9 @@ def build_ensemble(
     """``num_models`` copies of ``build()``, run by a loop or vectorized.
 
     The copies are built (and so initialized, consuming the random generator) the same way in
-    every mode. ``auto`` vectorizes supported networks when there are at least two models (the
-    benchmarks in ``benchmarks/ensemble.py`` measure it faster there; with one model it is the
-    same work); ``vectorized`` insists and raises a :class:`ConfigError` for unsupported ones.
+    every mode. ``auto`` vectorizes the networks whose vectorized class is measured faster than
+    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble``: SNN MLPs, not ANN
+    MLPs); ``vectorized`` insists, and raises a :class:`ConfigError` for unsupported networks.
 
     Args:
         build: Builds one fresh, randomly initialized network.
@@ -281,9 +303,11 @@ def build_ensemble(
         mode: ``auto``, ``loop`` or ``vectorized``.
 
     Example:
+        >>> type(build_ensemble(lambda: SNN((4,), 3, [8]), 3)).__name__
+        'VectorizedSNN'
+        >>> type(build_ensemble(lambda: SNN((4,), 3, [8]), 3, "loop")).__name__
+        'ModelEnsemble'
         >>> type(build_ensemble(lambda: ANN((4,), 3, [8]), 3)).__name__
-        'VectorizedANN'
-        >>> type(build_ensemble(lambda: ANN((4,), 3, [8]), 3, "loop")).__name__
         'ModelEnsemble'
     """
     if mode not in ("auto", "loop", "vectorized"):
@@ -302,6 +326,6 @@ def build_ensemble(
                 f"{type(loop.members[0]).__name__}. Set `ensemble: auto` or `ensemble: loop`."
             )
         return loop
-    if mode == "auto" and num_models < 2:
+    if mode == "auto" and not cls.faster_than_loop:
         return loop
     return cls(loop.members)

@@ -1,0 +1,52 @@
+"""SNN time loop: our ``SNN`` (input layer computed once per forward) against the source
+study's snntorch loop (``Leaky`` per step, input layer recomputed every step).
+
+Forward + cross-entropy + backward of one batch, the same weights, interleaved repeats.
+Identical results are proven by ``tests/models/test_snn_time_loop.py``.
+
+    python -m benchmarks.timeloop
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from benchmarks.common import interleaved, parse, parser, report
+from benchmarks.reference import NaiveSNN
+from lightning_snnpriv.models.networks import SNN
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser("timeloop", __doc__.splitlines()[0], repeats=5)
+    p.add_argument("--hidden", type=int, nargs="+", default=[512, 256])
+    p.add_argument("--num-steps", type=int, default=25)
+    p.add_argument("--batch-size", type=int, default=128)
+    args = parse(p, argv)
+    torch.manual_seed(0)
+    ours = SNN((1, 28, 28), 10, args.hidden, num_steps=args.num_steps)
+    naive = NaiveSNN(ours)
+    x = torch.rand(args.batch_size, 1, 28, 28)
+    y = torch.randint(10, (args.batch_size,))
+
+    def step(net: torch.nn.Module):
+        def run() -> None:
+            net.zero_grad()
+            F.cross_entropy(net(x), y).backward()
+
+        return run
+
+    timed = interleaved({"naive": step(naive), "ours": step(ours)}, args.repeats, args.warmup)
+    n = args.batch_size
+    rows = [{
+        "network": f"SNN 784-{'-'.join(map(str, args.hidden))}-10 T={args.num_steps}",
+        "batch": n,
+        "naive_samples_per_s": n / timed["naive"]["median_s"],
+        "ours_samples_per_s": n / timed["ours"]["median_s"],
+        "speedup": timed["naive"]["median_s"] / timed["ours"]["median_s"],
+    }]  # fmt: skip
+    report("timeloop", args.out, rows, list(rows[0]), timings=timed)
+
+
+if __name__ == "__main__":
+    main()
