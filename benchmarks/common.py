@@ -8,6 +8,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -109,3 +111,31 @@ def report(name: str, out: Path, rows: list[dict[str, Any]], columns: Sequence[s
     out.write_text(json.dumps({"benchmark": name, "machine": info, "rows": rows, **extra},
                               indent=2) + "\n")  # fmt: skip
     print(f"wrote {out}")
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(argv: Sequence[str], cwd: Path, threads: int) -> dict[str, Any]:
+    """Run ``python -m lightning_snnpriv <argv>`` in a new process (imports included).
+
+    Returns its wall time, CPU time (user + system) and peak resident memory (``ru_maxrss``),
+    all of that process; raises if it fails.
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads)}
+    log = (cwd / "output.log").open("w")
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "lightning_snnpriv", *argv], cwd=cwd, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    log.close()
+    if proc.returncode:
+        tail = (cwd / "output.log").read_text()[-3000:]
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{tail}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mib": usage.ru_maxrss / 1024,
+    }
