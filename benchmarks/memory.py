@@ -1,6 +1,7 @@
 """Peak memory of a study run: the largest resident set (``ru_maxrss``) of
 ``python -m lightning_snnpriv fit --config <config>`` for each shipped config (full runs:
-training, then the membership-inference audit), with wall and CPU time.
+training, then the membership-inference audit), with wall and CPU time; the first row is the
+process that only imports everything (``fit --help``), for scale.
 
     python -m benchmarks.memory
 """
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> None:
                    default=sorted((REPO / "configs").glob("*.yaml")))  # fmt: skip
     args = parse(p, argv)
     rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:  # the imports alone
+        rows.append({"config": "(fit --help: imports only)",
+                     **run_cli(["fit", "--help"], Path(tmp), args.threads)})  # fmt: skip
     for config in args.configs:
         with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
             result = run_cli(["fit", "--config", str(config.resolve())], Path(tmp), args.threads)
