@@ -94,9 +94,20 @@ class PrivacyModule(LightningModule, abc.ABC):
             if out is not None
         ]
         loss = torch.stack(losses).sum()
-        if outputs[0] is not None:
+        if outputs[0] is not None and self._logger_writes_this_step():
             self.log("train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]))
         return loss
+
+    def _logger_writes_this_step(self) -> bool:
+        """Whether Lightning writes step values now (every ``log_every_n_steps``).
+
+        ``self.log`` costs milliseconds per call (benchmarks/overhead.py), as much as a small
+        model's whole step; values logged on other steps are never written, so skip them.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        return bool(getattr(trainer._logger_connector, "should_update_logs", True))
 
     def _target_step(self, batch: Sequence[torch.Tensor], metric: MulticlassAccuracy, stage: str):
         x, y = batch[0], batch[1]

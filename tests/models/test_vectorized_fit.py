@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lightning_snnpriv.cli import main
 from lightning_snnpriv.models import SNNClassifier
@@ -23,6 +24,9 @@ def test_fit_vectorized_snn_and_reload_checkpoint(tmp_path):
     ])  # fmt: skip
     run = next(tmp_path.glob("*/version_0"))
     assert (run / "mia_results.json").exists()
+    events = EventAccumulator(str(run))
+    events.Reload()
+    assert len(events.Scalars("train/loss")) >= 2  # still written every `log_every_n_steps`
     ckpt = next(run.glob("checkpoints/*.ckpt"))
     fast = SNNClassifier.load_from_checkpoint(ckpt)
     loop = SNNClassifier.load_from_checkpoint(ckpt, ensemble="loop")
