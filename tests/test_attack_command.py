@@ -116,7 +116,8 @@ def test_attack_refuses_bad_runs(run_dir, tmp_path, capsys):
     )
     code, err = _exit_code(capsys, "--run", str(broken))
     assert code == 2
-    assert "membership.npz" in err and "different runs" in err
+    assert "membership.npz" in err
+    assert "different runs" in err
     code, err = _exit_code(capsys, "--run", str(run_dir), "--mia.query_dropout=0.0")
     assert code == 2
     assert "query_dropout" in err

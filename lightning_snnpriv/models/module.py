@@ -16,7 +16,6 @@ from torchmetrics.classification import MulticlassAccuracy
 from lightning_snnpriv.distributed import check_unused_parameter_detection
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import quant
-from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.networks import (
     ANN,
     SNN,
@@ -25,6 +24,7 @@ from lightning_snnpriv.models.networks import (
     ResetMechanism,
 )
 from lightning_snnpriv.models.surrogates import Surrogate, SurrogateName
+from lightning_snnpriv.models.vectorized import EnsembleMode, build_ensemble
 
 #: Where the model's settings live in a config; error messages name fields with it.
 FIELD = "model.init_args."
@@ -50,6 +50,10 @@ class PrivacyModule(LightningModule, abc.ABC):
         input_shape: Shape of one input sample.
         optimizer: Optimizer factory, applied to all copies' parameters (Adam, lr 1e-3, by
             default).
+        ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
+            batched pass: full-precision MLPs only) or ``auto`` (vectorized where supported and
+            measured faster: full-precision SNN MLPs). Same results either way, to float
+            tolerance; checkpoints load in either.
     """
 
     def __init__(
@@ -58,6 +62,7 @@ class PrivacyModule(LightningModule, abc.ABC):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         super().__init__()
         if num_models < 1:
@@ -67,7 +72,7 @@ class PrivacyModule(LightningModule, abc.ABC):
         self.num_classes = num_classes
         self.input_shape = tuple(input_shape)
         self.optimizer = optimizer
-        self.ensemble = ModelEnsemble(self.configure_network, num_models)
+        self.ensemble = build_ensemble(self.configure_network, num_models, ensemble)
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
@@ -99,7 +104,7 @@ class PrivacyModule(LightningModule, abc.ABC):
             if out is not None
         ]
         loss = torch.stack(losses).sum()
-        if outputs[0] is not None:
+        if outputs[0] is not None and self._logger_writes_this_step():
             self.log(
                 "train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]), sync_dist=True
             )
@@ -108,6 +113,17 @@ class PrivacyModule(LightningModule, abc.ABC):
     def on_fit_start(self) -> None:
         """Under DDP, refuse a strategy that would not let a model without a batch sit out."""
         check_unused_parameter_detection(self.trainer.strategy.model)
+
+    def _logger_writes_this_step(self) -> bool:
+        """Whether Lightning writes step values now (every ``log_every_n_steps``).
+
+        ``self.log`` costs milliseconds per call (benchmarks/overhead.py), as much as a small
+        model's whole step; values logged on other steps are never written, so skip them.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        return bool(getattr(trainer._logger_connector, "should_update_logs", True))
 
     def _target_step(self, batch: Sequence[torch.Tensor], metric: MulticlassAccuracy, stage: str):
         x, y = batch[0], batch[1]
@@ -148,6 +164,7 @@ class ANNClassifier(PrivacyModule):
         num_classes: See :class:`PrivacyModule` (linked from the data).
         input_shape: See :class:`PrivacyModule` (linked from the data).
         optimizer: See :class:`PrivacyModule`.
+        ensemble: See :class:`PrivacyModule`.
     """
 
     def __init__(
@@ -162,6 +179,7 @@ class ANNClassifier(PrivacyModule):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         _check_quant_bits(weight_bits, input_bits)
         quant.check_bits(f"{FIELD}act_bits", act_bits)
@@ -170,7 +188,7 @@ class ANNClassifier(PrivacyModule):
         self.conv_channels = list(conv_channels)
         self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
         self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer)
+        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
 
     def configure_network(self) -> nn.Module:
         """One ANN."""
@@ -228,6 +246,7 @@ class SNNClassifier(PrivacyModule):
         num_classes: See :class:`PrivacyModule` (linked from the data).
         input_shape: See :class:`PrivacyModule` (linked from the data).
         optimizer: See :class:`PrivacyModule`.
+        ensemble: See :class:`PrivacyModule`.
     """
 
     def __init__(
@@ -253,6 +272,7 @@ class SNNClassifier(PrivacyModule):
         num_classes: int = 2,
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
+        ensemble: EnsembleMode = "auto",
     ) -> None:
         _check_quant_bits(weight_bits, input_bits)
         quant.check_state_bits(f"{FIELD}act_bits", act_bits)
@@ -285,7 +305,7 @@ class SNNClassifier(PrivacyModule):
             for key, value in limits.items()
         )
         self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer)
+        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
 
     def settings(self) -> dict[str, Any]:
         """Model settings, with the surrogate's hyper-parameters and state_quant limits resolved.

@@ -1,0 +1,1 @@
+"""Benchmarks: our paths measured side by side with plain PyTorch / snntorch references."""

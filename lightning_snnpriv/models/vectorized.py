@@ -1,0 +1,335 @@
+"""All copies of one MLP in one batched pass: stacked weights ``[M, out, in]``, batched matmul.
+
+:class:`VectorizedEnsemble` has :class:`~lightning_snnpriv.models.ensemble.ModelEnsemble`'s
+interface and keeps its ``members`` (so the ``state_dict``, the optimizer's parameters and
+checkpoints are the loop's, and either path loads the other's checkpoint). Only the arithmetic
+changes: each forward pass stacks the weights of the models that have a batch into ``[A, out,
+in]`` tensors and runs all of them with ``torch.baddbmm``. A model without a batch is left out
+of the stack, so its gradients stay ``None`` and Adam does not move it, exactly as in the loop.
+Unequal batch sizes are padded with zero rows; every output is cut back to the model's own
+rows, so padded rows reach neither the loss nor any gradient.
+
+Supported: full-precision :class:`~lightning_snnpriv.models.networks.ANN` (ReLU) and
+:class:`~lightning_snnpriv.models.networks.SNN` (snntorch ``Leaky`` semantics re-computed by
+:func:`lif_step` with the same surrogate Functions). Networks with brevitas layers or membrane
+quantization (per-model learned scales) keep the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.models.ensemble import ModelEnsemble
+from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism
+from lightning_snnpriv.models.surrogates import Surrogate
+
+EnsembleMode = Literal["auto", "loop", "vectorized"]
+
+
+def lif_step(
+    current: torch.Tensor,
+    mem: torch.Tensor,
+    beta: torch.Tensor,
+    threshold: torch.Tensor,
+    reset_mechanism: ResetMechanism,
+    spike: Callable[[torch.Tensor], torch.Tensor],
+    reset: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of snntorch 1.0.0 ``Leaky`` (``reset_delay=True``) on tensors of any shape.
+
+    The same operations in the same order as ``Leaky.forward``: the reset is the detached
+    spike of the previous membrane; ``subtract`` removes ``reset * threshold``, ``zero``
+    zeroes the previous membrane before decay, ``none`` does neither; then the new membrane
+    fires through the surrogate ``spike`` function.
+
+    Args:
+        current: Input current.
+        mem: Membrane from the previous step (zeros at the first step).
+        beta: Decay (clamped to [0, 1] as snntorch does).
+        threshold: Firing threshold.
+        reset_mechanism: ``subtract``, ``zero`` or ``none``.
+        spike: Heaviside with surrogate gradient, of ``mem - threshold``.
+        reset: The previous step's spikes, if the caller has them: they are exactly
+            ``spike(mem - threshold)``, so passing them saves recomputing it (it is detached
+            either way).
+
+    Returns:
+        ``(spikes, new membrane)``.
+
+    Example:
+        >>> one = torch.tensor(1.0)
+        >>> lif_step(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.2]), one, one, "subtract",
+        ...          Surrogate("fast_sigmoid"))
+        (tensor([0., 1.]), tensor([0.5000, 1.7000]))
+    """
+    reset = (spike(mem - threshold) if reset is None else reset).detach()
+    if reset_mechanism == "zero":
+        mem = (1 - reset) * mem
+    new_mem = beta.clamp(0, 1) * mem + current
+    if reset_mechanism == "subtract":
+        new_mem = new_mem - reset * threshold
+    return spike(new_mem - threshold), new_mem
+
+
+def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """``x [A, B, in] -> [A, B, out]`` with stacked ``weight [A, out, in]``, ``bias [A, out]``."""
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def _shared_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """One input for all models, ``x [B, in] -> [A, B, out]``, as a single matrix product."""
+    a, out, n_in = weight.shape
+    y = torch.addmm(bias.reshape(1, a * out), x, weight.reshape(a * out, n_in).t())
+    return y.view(len(x), a, out).transpose(0, 1)
+
+
+class VectorizedEnsemble(nn.Module):
+    """Base of the vectorized ensembles: gathers inputs and stacks weights; subclasses compute.
+
+    Args:
+        members: The models (built as for the loop; they keep their parameters).
+    """
+
+    #: Whether ``ensemble: auto`` picks this class (set from ``python -m benchmarks.ensemble``).
+    faster_than_loop: bool = False
+
+    def __init__(self, members: nn.ModuleList) -> None:
+        super().__init__()
+        self.members = members
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @staticmethod
+    def supports(network: nn.Module) -> bool:
+        """Whether this class can run ``network`` (exact type and no quantized layers)."""
+        raise NotImplementedError
+
+    def linears(self, network: nn.Module) -> list[nn.Linear]:
+        """The network's fully connected layers, in order."""
+        raise NotImplementedError
+
+    def run(
+        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """Outputs ``[A, B, C]`` of ``A`` stacked models on ``x``: ``[A, B, in]`` or ``[B, in]``."""
+        raise NotImplementedError
+
+    def _stacked(self, models: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        layers = [self.linears(self.members[m]) for m in models]
+        weights = [torch.stack([net[k].weight for net in layers]) for k in range(len(layers[0]))]
+        biases = [torch.stack([net[k].bias for net in layers]) for k in range(len(layers[0]))]
+        return weights, biases
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model on the same input: ``[num_models, batch, outputs]``."""
+        return self.run(x.flatten(1), *self._stacked(range(len(self.members))))
+
+    def forward_each(self, inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
+        """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
+        if len(inputs) != len(self.members):
+            raise ValueError(f"expected {len(self.members)} inputs, got {len(inputs)}")
+        active = [m for m, x in enumerate(inputs) if x is not None]
+        results: list[torch.Tensor | None] = [None] * len(inputs)
+        if not active:
+            return results
+        xs = [inputs[m].flatten(1) for m in active]  # type: ignore[union-attr]
+        sizes = [len(x) for x in xs]
+        longest = max(sizes)
+        if min(sizes) < longest:
+            xs = [nn.functional.pad(x, (0, 0, 0, longest - len(x))) for x in xs]
+        outputs = self.run(torch.stack(xs), *self._stacked(active))
+        for j, m in enumerate(active):
+            results[m] = outputs[j, : sizes[j]]
+        return results
+
+
+class VectorizedANN(VectorizedEnsemble):
+    """Full-precision ReLU MLPs (:class:`~lightning_snnpriv.models.networks.ANN`) at once.
+
+    Not faster than the loop on CPU (a few large matrix products per step are already
+    compute-bound, and stacking the weights costs a copy), so ``auto`` keeps the loop for ANNs.
+
+    Example:
+        >>> loop = ModelEnsemble(lambda: ANN((4,), 3, [8]), num_models=3)
+        >>> fast = VectorizedANN(loop.members)
+        >>> torch.allclose(fast(torch.ones(2, 4)), loop(torch.ones(2, 4)), atol=1e-6)
+        True
+    """
+
+    @staticmethod
+    def supports(network: nn.Module) -> bool:
+        """Plain ``Identity``, ``Flatten``, ``Linear`` and ``ReLU`` layers only."""
+        return type(network) is ANN and all(
+            type(layer) in (nn.Identity, nn.Flatten, nn.Linear, nn.ReLU) for layer in network.layers
+        )
+
+    def linears(self, network: nn.Module) -> list[nn.Linear]:
+        """The ``nn.Linear`` layers of ``network.layers``."""
+        return [layer for layer in network.layers if type(layer) is nn.Linear]
+
+    def run(
+        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """ReLU between stacked linear layers."""
+        for k, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
+            x = (_linear if x.dim() == 3 else _shared_linear)(x, weight, bias)
+            if k < len(weights) - 1:
+                x = torch.relu(x)
+        return x
+
+
+class VectorizedSNN(VectorizedEnsemble):
+    """Full-precision spiking MLPs (:class:`~lightning_snnpriv.models.networks.SNN`) at once.
+
+    The same computation as :meth:`SNN.forward` for ``A`` models at a time: the first layer's
+    current once per forward pass (direct input), then per step one batched matmul and one
+    batched :func:`lif_step` per layer, which takes its reset from the layer's previous spikes
+    (the same values snntorch recomputes from the previous membrane). Faster than the loop of
+    separate SNNs (many small per-step operations batched into few), so ``auto`` picks it.
+
+    Example:
+        >>> loop = ModelEnsemble(lambda: SNN((4,), 3, [8], num_steps=4), num_models=3)
+        >>> fast = VectorizedSNN(loop.members)
+        >>> torch.allclose(fast(torch.ones(2, 4)), loop(torch.ones(2, 4)), atol=1e-6)
+        True
+    """
+
+    faster_than_loop = True
+
+    def __init__(self, members: nn.ModuleList) -> None:
+        super().__init__(members)
+        lif = members[0].lifs[0].neuron
+        self.num_steps = members[0].num_steps
+        self.readout = members[0].readout
+        self.reset_mechanism: ResetMechanism = lif.reset_mechanism
+        self.spike: Surrogate = lif.spike_grad
+        self.register_buffer("beta", lif.beta.detach().clone(), persistent=False)
+        self.register_buffer("threshold", lif.threshold.detach().clone(), persistent=False)
+
+    @staticmethod
+    def supports(network: nn.Module) -> bool:
+        """An MLP with direct input: plain ``Linear`` layers, no conv front end, no input or
+        membrane quantizer, one neuron setting.
+        """  # noqa: D205
+        if type(network) is not SNN or type(network.input_quant) is not nn.Identity:
+            return False
+        if len(network.features) or len(network.convs) or network.encoding != "direct":
+            return False
+        if any(type(fc) is not nn.Linear for fc in network.fcs):
+            return False
+        neurons = [lif.neuron for lif in network.lifs]
+        first = neurons[0]
+        return all(
+            not n.state_quant
+            and not n.inhibition
+            and n.reset_delay
+            and float(n.graded_spikes_factor) == 1.0
+            and isinstance(n.spike_grad, Surrogate)
+            and n.spike_grad == first.spike_grad
+            and n.reset_mechanism == first.reset_mechanism
+            and torch.equal(n.beta, first.beta)
+            and torch.equal(n.threshold, first.threshold)
+            and not isinstance(n.beta, nn.Parameter)
+            and not isinstance(n.threshold, nn.Parameter)
+            for n in neurons
+        )
+
+    def linears(self, network: nn.Module) -> list[nn.Linear]:
+        """``network.fcs``."""
+        return list(network.fcs)
+
+    def run(
+        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
+    ) -> torch.Tensor:
+        """``num_steps`` steps of stacked Linear + LIF layers, then the readout."""
+        first = _linear if x.dim() == 3 else _shared_linear
+        current_in = first(x, weights[0], biases[0])
+        mems: list[torch.Tensor | None] = [None] * len(weights)
+        fired: list[torch.Tensor | None] = [None] * len(weights)  # last spikes of each layer
+        out_mem: list[torch.Tensor] = []
+        out_spk: list[torch.Tensor] = []
+        for _ in range(self.num_steps):
+            current = current_in
+            for k in range(len(weights)):
+                if k:
+                    current = _linear(spikes, weights[k], biases[k])  # noqa: F821
+                mem = mems[k] if mems[k] is not None else torch.zeros_like(current)
+                spikes, mems[k] = lif_step(
+                    current,
+                    mem,
+                    self.beta,
+                    self.threshold,
+                    self.reset_mechanism,
+                    self.spike,
+                    fired[k],
+                )
+                fired[k] = spikes
+            out_mem.append(mems[-1])  # type: ignore[arg-type]
+            out_spk.append(spikes)
+        return READOUTS[self.readout](torch.stack(out_mem), torch.stack(out_spk))
+
+
+#: Vectorized implementations, tried in order; the first that supports the network is used.
+VECTORIZED: tuple[type[VectorizedEnsemble], ...] = (VectorizedANN, VectorizedSNN)
+
+
+def vectorized_class(network: nn.Module) -> type[VectorizedEnsemble] | None:
+    """The vectorized ensemble class that runs ``network``, or ``None`` (the loop must).
+
+    Example:
+        >>> vectorized_class(ANN((4,), 3, [8])).__name__
+        'VectorizedANN'
+        >>> vectorized_class(ANN((4,), 3, [8], weight_bits=4)) is None
+        True
+    """
+    return next((cls for cls in VECTORIZED if cls.supports(network)), None)
+
+
+def build_ensemble(
+    build: Callable[[], nn.Module], num_models: int, mode: EnsembleMode = "auto"
+) -> ModelEnsemble | VectorizedEnsemble:
+    """``num_models`` copies of ``build()``, run by a loop or vectorized.
+
+    The copies are built (and so initialized, consuming the random generator) the same way in
+    every mode. ``auto`` vectorizes the networks whose vectorized class is measured faster than
+    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble``: SNN MLPs, not ANN
+    MLPs); ``vectorized`` insists, and raises a :class:`ConfigError` for unsupported networks.
+
+    Args:
+        build: Builds one fresh, randomly initialized network.
+        num_models: Number of copies.
+        mode: ``auto``, ``loop`` or ``vectorized``.
+
+    Example:
+        >>> type(build_ensemble(lambda: SNN((4,), 3, [8]), 3)).__name__
+        'VectorizedSNN'
+        >>> type(build_ensemble(lambda: SNN((4,), 3, [8]), 3, "loop")).__name__
+        'ModelEnsemble'
+        >>> type(build_ensemble(lambda: ANN((4,), 3, [8]), 3)).__name__
+        'ModelEnsemble'
+    """
+    if mode not in ("auto", "loop", "vectorized"):
+        raise ConfigError(
+            f"`model.init_args.ensemble` must be auto, loop or vectorized, got {mode!r}."
+        )
+    loop = ModelEnsemble(build, num_models)
+    if mode == "loop":
+        return loop
+    cls = vectorized_class(loop.members[0])
+    if cls is None:
+        if mode == "vectorized":
+            raise ConfigError(
+                f"`model.init_args.ensemble`: vectorized training supports only full-precision "
+                f"MLPs (ANN, SNN without weight/act/input bits), not this "
+                f"{type(loop.members[0]).__name__}. Set `ensemble: auto` or `ensemble: loop`."
+            )
+        return loop
+    if mode == "auto" and not cls.faster_than_loop:
+        return loop
+    return cls(loop.members)
