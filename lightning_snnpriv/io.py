@@ -21,8 +21,8 @@ def write_json(path: str | Path, obj: Any) -> Path:
     Example:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
-        >>> _ = write_json(p, {"auc": 0.5}); p.read_text()
-        '{\\n  "auc": 0.5\\n}\\n'
+        >>> _ = write_json(p, {"auc": 0.5}); json.loads(p.read_text())
+        {'auc': 0.5}
     """
     path = Path(path)
     if path.exists():
