@@ -5,18 +5,53 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 
 from lightning_snnpriv.errors import UsageError
 
 
-def write_json(path: str | Path, obj: Any) -> Path:
-    r"""Write ``obj`` as JSON to ``path`` atomically (temporary file, then rename).
+def write_new(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Create ``path`` atomically with ``write(file)``; never replace an existing file.
 
-    Raises :class:`UsageError` if ``path`` exists: results are never overwritten.
+    The content goes to a temporary file in the same directory, is flushed to disk, and is then
+    hard-linked to ``path``: readers see the whole file or none, and a file that exists (or
+    appears meanwhile) is never overwritten (:class:`UsageError`).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> _ = write_new(p, lambda f: f.write(b"hello")); p.read_text()
+        'hello'
+        >>> write_new(p, lambda f: f.write(b"again"))
+        Traceback (most recent call last):
+        ...
+        lightning_snnpriv.errors.UsageError: ... exists already; run files are never overwritten.
+    """
+    path = Path(path)
+    message = f"{path} exists already; run files are never overwritten."
+    if path.exists():
+        raise UsageError(message)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)  # atomic, and fails instead of replacing a file that appeared
+    except FileExistsError as err:
+        raise UsageError(message) from err
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to a new file ``path`` (see :func:`write_new`).
 
     Example:
         >>> import tempfile, pathlib
@@ -24,29 +59,15 @@ def write_json(path: str | Path, obj: Any) -> Path:
         >>> _ = write_json(p, {"auc": 0.5}); json.loads(p.read_text())
         {'auc': 0.5}
     """
-    path = Path(path)
-    if path.exists():
-        raise UsageError(f"{path} exists already; results files are never overwritten.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2, allow_nan=True)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, path)  # atomic, and fails instead of replacing a file that appeared
-    except FileExistsError as err:
-        raise UsageError(f"{path} exists already; results files are never overwritten.") from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    text = json.dumps(obj, indent=2, allow_nan=True) + "\n"
+    return write_new(path, lambda f: f.write(text.encode()))
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
-    """Save a dict of tensors with ``torch.save`` atomically; never overwrites.
+def save_tensors(path: str | Path, tensors: dict[str, Any]) -> Path:
+    """Save a dict of tensors with ``torch.save`` to a new file ``path`` (see :func:`write_new`).
 
-    The file loads with ``torch.load(path, weights_only=True)``, which cannot run code.
+    Values are tensors or plain values (lists, strings, numbers), so the file loads with
+    ``torch.load(path, weights_only=True)``, which cannot run code.
 
     Example:
         >>> import tempfile, pathlib
@@ -55,19 +76,4 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
         >>> torch.load(p, weights_only=True)["x"].tolist()
         [1.0, 1.0]
     """
-    path = Path(path)
-    if path.exists():
-        raise UsageError(f"{path} exists already; saved signals are never overwritten.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(tensors, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, path)
-    except FileExistsError as err:
-        raise UsageError(f"{path} exists already; saved signals are never overwritten.") from err
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return write_new(path, lambda f: torch.save(tensors, f))

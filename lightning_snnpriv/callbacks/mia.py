@@ -24,7 +24,7 @@ from lightning_snnpriv.attacks.audit import AuditResult, resolve_targets, run_au
 from lightning_snnpriv.callbacks.gather import gather_in_pool_order, shard_loader
 from lightning_snnpriv.callbacks.query import DropoutQuery
 from lightning_snnpriv.distributed import on_global_zero
-from lightning_snnpriv.errors import ConfigError, UsageError
+from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.io import save_tensors, write_json
 from lightning_snnpriv.progress import bar_enabled, progress
 
@@ -376,10 +376,8 @@ def write_audit(
     import matplotlib.pyplot as plt
 
     write_json(run_dir / RESULTS_FILE.replace(".json", f"{suffix}.json"), results)
-    scores_path = run_dir / SCORES_FILE.replace(".pt", f"{suffix}.pt")
-    if scores_path.exists():
-        raise UsageError(f"{scores_path} exists already; scores are never overwritten.")
-    torch.save(
+    save_tensors(
+        run_dir / SCORES_FILE.replace(".pt", f"{suffix}.pt"),
         {
             "attacks": audit.attack_names,
             "targets": audit.targets,
@@ -387,7 +385,6 @@ def write_audit(
             "is_member": audit.is_member,
             "audit": audit.audited,
         },
-        scores_path,
     )
     for tag, figure in audit_figures(audit).items():
         figure.savefig(run_dir / f"{figure_file(tag)}{suffix}.png", dpi=120)

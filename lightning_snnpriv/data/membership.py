@@ -28,6 +28,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from lightning_snnpriv.errors import ConfigError, UsageError
+from lightning_snnpriv.io import write_new
 
 Scheme = Literal["paper", "shokri", "lira"]
 
@@ -119,19 +120,17 @@ class MembershipPlan:
 
     def save(self, path: str | Path) -> None:
         """Write the plan as ``.npz`` (keep, audit, scheme, seed, digest); never overwrites."""
-        path = Path(path)
-        if path.exists():
-            raise UsageError(f"{path} exists already; a membership plan is never overwritten.")
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(
-            tmp,
-            keep=self.keep,
-            audit=self.audit,
-            scheme=np.array(self.scheme),
-            seed=np.array(self.seed),
-            digest=np.array(self.digest()),
+        write_new(
+            path,
+            lambda f: np.savez(
+                f,
+                keep=self.keep,
+                audit=self.audit,
+                scheme=np.array(self.scheme),
+                seed=np.array(self.seed),
+                digest=np.array(self.digest()),
+            ),
         )
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> MembershipPlan:
