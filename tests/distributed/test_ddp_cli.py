@@ -8,6 +8,7 @@ each model trained on. The 1-process comparison resumes the run's checkpoint in 
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,8 +26,6 @@ from lightning_snnpriv.data.membership import MembershipPlan
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 WORLD = 2
-
-pytestmark = pytest.mark.slow  # each subprocess DDP run takes over a minute on 2 shared cores
 
 
 def _config(tmp: Path, name: str, **data_args) -> dict:
@@ -152,7 +151,9 @@ def test_the_attack_stage_on_fixed_weights_is_the_same_with_one_process(
     from lightning_snnpriv.cli import main
 
     run = ddp_run["run"]
-    (checkpoint,) = (run / "checkpoints").glob("*.ckpt")
+    # the 2-process run's final weights, outside its (complete, never resumed) run directory
+    checkpoint = tmp_path / "weights.ckpt"
+    shutil.copy(run / "checkpoints" / "last.ckpt", checkpoint)
     config = ddp_run["config"]
     config["trainer"].update(devices=1, strategy="auto", callbacks=None)
     config["trainer"]["logger"]["init_args"].update(save_dir=str(tmp_path / "logs"), name="one")

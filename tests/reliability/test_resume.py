@@ -10,7 +10,6 @@ import sys
 import time
 
 import numpy as np
-import pytest
 import torch
 from reliability_cli import REPO, run_cli
 
@@ -27,7 +26,6 @@ ARGS = [
 ]  # fmt: skip
 
 
-@pytest.mark.slow
 def test_sigkill_then_resume_last_continues_the_same_run(tmp_path, monkeypatch):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
