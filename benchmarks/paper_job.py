@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import REPO, parse, parser, report, run_cli
-
-#: Wall time of the source study's code for this job, quoted from issue #8 (not re-measured).
-QUOTED_SOURCE_S = {"ann": 229.0, "snn": 612.0}
+from benchmarks.study import against_source
 
 
 def _write_mnist(root: Path, n_train: int, n_test: int) -> None:
@@ -39,15 +37,8 @@ def run(kind: str, epochs: int, threads: int, n_train: int, n_test: int) -> dict
             "--data.init_args.data_dir=data", "--data.init_args.verify_checksums=false",
         ]  # fmt: skip
         result = run_cli(argv, Path(tmp), threads)
-    quoted = QUOTED_SOURCE_S[kind]
-    return {
-        "job": f"configs/paper/mnist_{kind}.yaml, {n_train}+{n_test} images, {epochs} epochs",
-        "ours_wall_s": result["wall_s"],
-        "ours_cpu_s": result["cpu_s"],
-        "source_s_quoted": quoted,
-        "quoted_over_ours_wall": quoted / result["wall_s"],
-        "peak_rss_mib": result["peak_rss_mib"],
-    }
+    job = f"configs/paper/mnist_{kind}.yaml, {n_train}+{n_test} images, {epochs} epochs"
+    return against_source(job, kind, result)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -66,10 +66,16 @@ def run(kind: str, ensemble: str, epochs: int, threads: int) -> dict[str, Any]:
         config.write_text(CONFIG.format(kind=kind, cls=cls, ensemble=ensemble, extra=extra,
                                         epochs=epochs))  # fmt: skip
         result = run_cli(["fit", "--config", str(config)], Path(tmp), threads)
+    job = f"MNIST-shaped {kind.upper()} MLP, target+1 shadow, {epochs} epochs"
+    return against_source(job, kind, result, ensemble=ensemble)
+
+
+def against_source(job: str, kind: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A result row of ``run_cli`` next to the source code's quoted time for ``kind``."""
     quoted = QUOTED_SOURCE_S[kind]
     return {
-        "job": f"MNIST-shaped {kind.upper()} MLP, target+1 shadow, {epochs} epochs",
-        "ensemble": ensemble,
+        "job": job,
+        **extra,
         "ours_wall_s": result["wall_s"],
         "ours_cpu_s": result["cpu_s"],
         "source_s_quoted": quoted,
