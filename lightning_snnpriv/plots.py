@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -31,15 +32,7 @@ def roc_figure(
     ax.plot([low, 1], [low, 1], color="grey", linestyle=":", linewidth=1, label="chance")
     for name, (fpr, tpr) in curves.items():
         ax.plot(fpr, tpr, label=name, linewidth=1.5)
-    if log_scale:
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-    ax.set_xlim(low, 1)
-    ax.set_ylim(low, 1)
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    _roc_axes(ax, log_scale, low, title)
     return fig
 
 
@@ -70,13 +63,18 @@ def roc_panels(
                 alpha=1.0 if bold else 0.6,
                 color="black" if bold and many else None,
             )
-        if log_scale:
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-        ax.set_xlim(low, 1)
-        ax.set_ylim(low, 1)
-        ax.set_xlabel("false positive rate")
-        ax.set_ylabel("true positive rate")
-        ax.set_title(f"{title} ({'log-log' if log_scale else 'linear'})")
-        ax.legend(loc="lower right", fontsize="small")
+        _roc_axes(ax, log_scale, low, f"{title} ({'log-log' if log_scale else 'linear'})")
     return fig
+
+
+def _roc_axes(ax: Axes, log_scale: bool, low: float, title: str) -> None:
+    """Scales, limits ``[low, 1]``, labels, title and legend of a ROC plot."""
+    if log_scale:
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+    ax.set_xlim(low, 1)
+    ax.set_ylim(low, 1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize="small")

@@ -108,12 +108,9 @@ def test_validate_and_test_subcommands(subcommand, tmp_path, capsys):
     assert f"{stage}/acc" in capsys.readouterr().out
 
 
+# The full table of bad inputs is tests/reliability/bad_input_cases.py; these two are not in it.
 BAD = [
-    (["--model.init_args.no_such_key=1"], "no_such_key"),
     (["--model.init_args.hidden_sizes=wide"], "hidden_sizes"),
-    (["--data.init_args.scheme=random"], "scheme"),
-    (["--data.init_args.num_shadows=0"], "num_shadows"),
-    (["--model.init_args.beta=1.5"], "beta"),
     (["--data.class_path=lightning_snnpriv.data.NoSuchData"], "NoSuchData"),
 ]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch.nn import functional as F
@@ -11,15 +9,6 @@ from torch.nn import functional as F
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import ANN, SNN, ANNClassifier, SNNClassifier
 from lightning_snnpriv.models.networks import READOUTS
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread (two on a loaded 2-core machine run ~100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def naive_snn_forward(net: SNN, step_inputs: list[torch.Tensor]) -> torch.Tensor:

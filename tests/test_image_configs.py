@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import torch
 from fake_datasets import write_dataset
 
 from lightning_snnpriv.cli import main
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread (two on a loaded 2-core machine run ~100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 IMAGE_DATASETS = ("mnist", "fmnist", "cifar10")

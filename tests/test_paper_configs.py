@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from lightning_snnpriv.attacks import ShokriAttack
-from lightning_snnpriv.cli import PrivacyCLI
-from lightning_snnpriv.data import PrivacyDataModule
-from lightning_snnpriv.models import PrivacyModule
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread (two on a loaded 2-core machine run ~100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
+from lightning_snnpriv.cli import PrivacyCLI, build_cli
 
 PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper"
 
@@ -49,16 +36,7 @@ TABLE = {
 def build(config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PrivacyCLI:
     """The CLI's objects for ``config``, without running anything."""
     monkeypatch.chdir(tmp_path)
-    return PrivacyCLI(
-        PrivacyModule,
-        PrivacyDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        seed_everything_default=0,
-        args=["--config", str(config)],
-        run=False,
-        auto_configure_optimizers=False,
-    )
+    return build_cli(["--config", str(config)], run=False)
 
 
 def test_every_dataset_and_kind_has_a_paper_config() -> None:

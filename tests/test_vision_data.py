@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,6 @@ from fake_datasets import write_cifar10, write_dataset, write_mnist
 
 from lightning_snnpriv.data import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 from lightning_snnpriv.errors import ConfigError, DataError
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny tensors: one intra-op thread (two on a loaded 2-core machine run ~100x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 MODULES = {
     "mnist": MNISTDataModule,
