@@ -41,7 +41,7 @@ Where they peak, and quirks kept as they are (results depend on snntorch 1.0.0):
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
 import torch
@@ -73,6 +73,58 @@ SURROGATES: dict[str, tuple[type[torch.autograd.Function], dict[str, float]]] = 
     }.items()
 }
 assert set(SURROGATES) == set(get_args(SurrogateName))
+
+
+# The surrogates' backward formulas, written out for the fused LIF loop
+# (:mod:`lightning_snnpriv.models.lif_scan`), which needs ``grad * dS/dU`` for a slice at a time
+# into a buffer it reuses. Each is the same sequence of float operations as snntorch 1.0.0's
+# ``backward`` (so the results are bit-for-bit equal; ``tests/models/test_surrogates.py``
+# checks it), done in place in ``out``; ``u`` and ``grad`` are only read.
+
+
+def _fast_sigmoid_grad(u: torch.Tensor, grad: torch.Tensor, out: torch.Tensor, slope: float
+                       ) -> torch.Tensor:  # fmt: skip
+    # grad / (slope * |u| + 1) ** 2
+    torch.abs(u, out=out).mul_(slope).add_(1.0).pow_(2)
+    return torch.div(grad, out, out=out)
+
+
+def _ste_grad(u: torch.Tensor, grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    # grad
+    return out.copy_(grad)
+
+
+def _atan_grad(u: torch.Tensor, grad: torch.Tensor, out: torch.Tensor, alpha: float
+               ) -> torch.Tensor:  # fmt: skip
+    # alpha / 2 / (1 + (pi / 2 * alpha * u) ** 2) * grad
+    # (``float / tensor`` is ``tensor.reciprocal() * float`` in torch)
+    torch.mul(u, torch.pi / 2 * alpha, out=out).pow_(2).add_(1)
+    return out.reciprocal_().mul_(alpha / 2).mul_(grad)
+
+
+def _spike_rate_escape_grad(u: torch.Tensor, grad: torch.Tensor, out: torch.Tensor,
+                            beta: float, slope: float) -> torch.Tensor:  # fmt: skip
+    # grad * slope * exp(-beta * |u - 1|)
+    torch.sub(u, 1, out=out).abs_().mul_(-beta).exp_()
+    return out.mul_(torch.mul(grad, slope))  # (grad * slope) * exp(...), commuted
+
+
+def _triangular_grad(u: torch.Tensor, grad: torch.Tensor, out: torch.Tensor, threshold: float
+                     ) -> torch.Tensor:  # fmt: skip
+    # grad * threshold, negated where u >= 0
+    torch.mul(grad, threshold, out=out)
+    return torch.where(u >= 0, -out, out, out=out)
+
+
+#: name -> ``f(u, grad, out, **params)``: ``grad * dS/dU`` at ``u``, written into ``out``.
+GRADIENTS: dict[str, Callable[..., torch.Tensor]] = {
+    "fast_sigmoid": _fast_sigmoid_grad,
+    "straight_through_estimator": _ste_grad,
+    "atan": _atan_grad,
+    "spike_rate_escape": _spike_rate_escape_grad,
+    "triangular": _triangular_grad,
+}
+assert set(GRADIENTS) == set(SURROGATES)
 
 
 class Surrogate:
@@ -118,6 +170,23 @@ class Surrogate:
     def __call__(self, u: torch.Tensor) -> torch.Tensor:
         """Spikes of ``u`` (``mem - threshold``) with the surrogate gradient."""
         return self._function.apply(u, *self.params.values())
+
+    def grad(
+        self, u: torch.Tensor, grad_spikes: torch.Tensor, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``grad_spikes * dS/dU`` at ``u``: what backward through ``self(u)`` gives, bit for bit.
+
+        Args:
+            u: ``mem - threshold``.
+            grad_spikes: Gradient of the loss with respect to the spikes ``self(u)``.
+            out: Buffer of ``u``'s shape for the result (a new tensor if ``None``).
+
+        Example:
+            >>> Surrogate("fast_sigmoid").grad(torch.tensor([0.0, 0.2]), torch.ones(2))
+            tensor([1.0000, 0.0278])
+        """
+        out = torch.empty_like(u) if out is None else out
+        return GRADIENTS[self.name](u, grad_spikes, out, **self.params)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.params.items())

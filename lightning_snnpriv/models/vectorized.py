@@ -10,9 +10,11 @@ Unequal batch sizes are padded with zero rows; every output is cut back to the m
 rows, so padded rows reach neither the loss nor any gradient.
 
 Supported: full-precision :class:`~lightning_snnpriv.models.networks.ANN` (ReLU) and
-:class:`~lightning_snnpriv.models.networks.SNN` (snntorch ``Leaky`` semantics re-computed by
-:func:`lif_step` with the same surrogate Functions). Networks with brevitas layers or membrane
-quantization (per-model learned scales) keep the loop.
+:class:`~lightning_snnpriv.models.networks.SNN` MLPs. The SNN's time loop is
+:func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics, the same
+surrogate gradients, a written-out backward pass); :func:`lif_step` is one step of the same
+dynamics through autograd, the reference it is tested against. Networks with brevitas layers
+or membrane quantization (per-model learned scales) keep the loop.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models.ensemble import ModelEnsemble
+from lightning_snnpriv.models.lif_scan import snn_mlp_scan
 from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism
 from lightning_snnpriv.models.surrogates import Surrogate
 
@@ -188,10 +191,12 @@ class VectorizedSNN(VectorizedEnsemble):
     """Full-precision spiking MLPs (:class:`~lightning_snnpriv.models.networks.SNN`) at once.
 
     The same computation as :meth:`SNN.forward` for ``A`` models at a time: the first layer's
-    current once per forward pass (direct input), then per step one batched matmul and one
-    batched :func:`lif_step` per layer, which takes its reset from the layer's previous spikes
-    (the same values snntorch recomputes from the previous membrane). Faster than the loop of
-    separate SNNs (many small per-step operations batched into few), so ``auto`` picks it.
+    current once per forward pass (direct input), then the whole time loop of all layers in
+    :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (per step, one batched matmul and
+    one in-place LIF update per layer; the reset is the layer's previous spikes, the same
+    values snntorch recomputes from the previous membrane) with a written-out backward pass.
+    Faster than the loop of separate SNNs at every ``M`` measured, ``M = 1`` included, so
+    ``auto`` picks it.
 
     Example:
         >>> loop = ModelEnsemble(lambda: SNN((4,), 3, [8], num_steps=4), num_models=3)
@@ -247,32 +252,14 @@ class VectorizedSNN(VectorizedEnsemble):
     def run(
         self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
     ) -> torch.Tensor:
-        """``num_steps`` steps of stacked Linear + LIF layers, then the readout."""
+        """The first layer's current once (direct input), then :func:`snn_mlp_scan`, readout."""
         first = _linear if x.dim() == 3 else _shared_linear
-        current_in = first(x, weights[0], biases[0])
-        mems: list[torch.Tensor | None] = [None] * len(weights)
-        fired: list[torch.Tensor | None] = [None] * len(weights)  # last spikes of each layer
-        out_mem: list[torch.Tensor] = []
-        out_spk: list[torch.Tensor] = []
-        for _ in range(self.num_steps):
-            current = current_in
-            for k in range(len(weights)):
-                if k:
-                    current = _linear(spikes, weights[k], biases[k])  # noqa: F821
-                mem = mems[k] if mems[k] is not None else torch.zeros_like(current)
-                spikes, mems[k] = lif_step(
-                    current,
-                    mem,
-                    self.beta,
-                    self.threshold,
-                    self.reset_mechanism,
-                    self.spike,
-                    fired[k],
-                )
-                fired[k] = spikes
-            out_mem.append(mems[-1])  # type: ignore[arg-type]
-            out_spk.append(spikes)
-        return READOUTS[self.readout](torch.stack(out_mem), torch.stack(out_spk))
+        current = first(x, weights[0], biases[0])
+        spikes, mems = snn_mlp_scan(
+            current, weights[1:], biases[1:], self.num_steps, self.beta, self.threshold,
+            self.reset_mechanism, self.spike,
+        )  # fmt: skip
+        return READOUTS[self.readout](mems.transpose(0, 1), spikes.transpose(0, 1))
 
 
 #: Vectorized implementations, tried in order; the first that supports the network is used.

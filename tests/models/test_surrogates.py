@@ -130,3 +130,20 @@ def test_unknown_surrogate_and_wrong_hyper_parameter_are_config_errors():
         Surrogate("fast_sigmoid", {"alpha": 2.0}, field="model.init_args.")
     with pytest.raises(ConfigError, match=r"it takes: none"):
         Surrogate("straight_through_estimator", {"slope": 2.0})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_written_out_gradient_is_snntorchs_bit_for_bit(name):
+    """``Surrogate.grad`` (the fused LIF loop's) is backward through snntorch's Function."""
+    spike = Surrogate(name, PARAMS[name])
+    gen = torch.Generator().manual_seed(0)
+    edge = torch.tensor([*U, -0.0, 1e-30])
+    u = torch.cat([3 * torch.randn(4000, generator=gen), edge])
+    grad_spikes = torch.randn(u.shape, generator=gen)
+    leaf = u.clone().requires_grad_()
+    (expected,) = torch.autograd.grad(spike(leaf), leaf, grad_spikes)
+    out = torch.full_like(u, float("nan"))
+    result = spike.grad(u, grad_spikes, out=out)
+    assert result is out  # written into the caller's buffer
+    assert torch.equal(result, expected)
+    assert torch.equal(spike.grad(u, grad_spikes), expected)

@@ -1,0 +1,182 @@
+"""A spiking MLP's whole time loop as one autograd node: snntorch ``Leaky`` steps, written-out BPTT.
+
+:func:`snn_mlp_scan` runs ``T`` steps of a stack of fully connected LIF layers for ``A`` models
+at once (stacked weights ``[A, out, in]``), with the dynamics of snntorch 1.0.0 ``Leaky``
+(``reset_delay=True``, detached reset; the same float operations in the same order as
+:func:`~lightning_snnpriv.models.vectorized.lif_step`, so the forward pass is bit for bit the
+step loop's). It takes the first layer's input current, which is the same at every step
+(direct input), and returns the last layer's spikes and membranes at every step.
+
+Why a hand-written backward: autograd through the step loop allocates a fresh tensor for every
+operation of every step and layer and keeps them all until the backward pass, so on a CPU the
+loop runs at memory speed, not compute speed. Here the forward pass runs without a graph in a
+few reused per-step buffers (which stay in cache), keeps only each layer's membranes, and the
+backward pass is the exact derivative of the same computation, step by step from the last:
+
+    dL/dmem_t = dL/dmem_t (readout) + S'(mem_t - thr) dL/dspk_t + b k_{t+1} dL/dmem_{t+1}
+    dL/dcur_t = dL/dmem_t,   dL/dspk_t (layer l) = dL/dcur_t (layer l + 1) @ W_{l + 1}
+
+with ``b = clamp(beta, 0, 1)``, ``k_{t+1} = 1 - spk_t`` for the ``zero`` reset and 1 otherwise
+(the reset is detached, so the leak is the only path from one step to the next), and ``S'``
+the surrogate's derivative (:meth:`~lightning_snnpriv.models.surrogates.Surrogate.grad`, bit
+for bit snntorch's). Gradients equal autograd's through the step loop up to float rounding
+(sums are accumulated in another order); ``tests/models/test_lif_scan.py`` checks them against
+:func:`lif_step` for every surrogate, reset and readout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.autograd.function import once_differentiable
+
+from lightning_snnpriv.models.networks import ResetMechanism
+from lightning_snnpriv.models.surrogates import Surrogate
+
+
+def _lif_update(
+    current: torch.Tensor,
+    mem: torch.Tensor,
+    fired: torch.Tensor,
+    out: torch.Tensor,
+    scratch: torch.Tensor,
+    b: torch.Tensor,
+    threshold: torch.Tensor,
+    reset_mechanism: ResetMechanism,
+) -> None:
+    """One ``Leaky`` step in place: ``out`` = the new membrane, ``fired`` = its spikes (float).
+
+    ``fired`` holds the previous step's spikes on entry (the detached reset).
+    """
+    if reset_mechanism == "zero":  # (1 - reset) * mem; 1 - reset is exactly 0 or 1
+        mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
+    torch.mul(b, mem, out=out).add_(current)
+    if reset_mechanism == "subtract":  # new_mem - reset * threshold
+        out.sub_(torch.mul(fired, threshold, out=scratch))
+    torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
+
+
+class _SNNMLPScan(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        current: torch.Tensor,
+        num_steps: int,
+        beta: torch.Tensor,
+        threshold: torch.Tensor,
+        reset_mechanism: ResetMechanism,
+        spike: Surrogate,
+        *params: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        weights, biases = params[0::2], params[1::2]
+        b = beta.clamp(0, 1)
+        num_models, batch = current.shape[:2]
+        widths = [current.shape[2], *(w.shape[1] for w in weights)]
+        mems = [current.new_empty(num_models, num_steps, batch, n) for n in widths]
+        # Per-layer buffers reused at every step: current, spikes (the reset of the next
+        # step), scratch. The first step's reset is the spike of the zero initial membrane.
+        zero = [current.new_zeros(num_models, batch, n) for n in widths]
+        fired = [torch.gt(z - threshold, 0).to(current.dtype) for z in zero]
+        scratch = [torch.empty_like(z) for z in zero]
+        currents = [current, *(torch.empty_like(z) for z in zero[1:])]
+        out_spikes = current.new_empty(mems[-1].shape)
+        for t in range(num_steps):
+            for k in range(len(widths)):
+                if k:  # this step's current from the previous layer's spikes
+                    torch.baddbmm(biases[k - 1].unsqueeze(1), fired[k - 1],
+                                  weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
+                mem = mems[k][:, t - 1] if t else zero[k]
+                _lif_update(currents[k], mem, fired[k], mems[k][:, t], scratch[k], b,
+                            threshold, reset_mechanism)  # fmt: skip
+            out_spikes[:, t].copy_(fired[-1])
+        ctx.save_for_backward(b, threshold, *params, *mems)
+        ctx.reset_mechanism = reset_mechanism
+        ctx.spike = spike
+        ctx.num_layers = len(widths)
+        return out_spikes, mems[-1]
+
+    @staticmethod
+    @once_differentiable
+    def backward(
+        ctx: Any, grad_spikes: torch.Tensor | None, grad_mems: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, ...]:
+        b, threshold, *rest = ctx.saved_tensors
+        num_layers = ctx.num_layers
+        params, mems = rest[: 2 * (num_layers - 1)], rest[2 * (num_layers - 1) :]
+        weights = params[0::2]
+        grad_params = [torch.zeros_like(p) for p in params]
+        grad_weights, grad_biases = grad_params[0::2], grad_params[1::2]
+        num_steps = mems[0].shape[1]
+        steps_rest = [m[:, 0] for m in mems]
+        grad_current = torch.zeros_like(steps_rest[0])
+        u = [torch.empty_like(m) for m in steps_rest]
+        later = [torch.empty_like(m) for m in steps_rest]
+        # dL/dmem of each layer at this step and the next: two buffers per layer, swapped.
+        grads = [[torch.empty_like(m), torch.empty_like(m)] for m in steps_rest]
+        if grad_spikes is None and grad_mems is None:
+            return (None,) * (6 + len(params))
+        for t in range(num_steps - 1, -1, -1):
+            grad_out = None if grad_spikes is None else grad_spikes[:, t]
+            for k in range(num_layers - 1, -1, -1):
+                grad, previous = grads[k][t % 2], grads[k][(t + 1) % 2]
+                torch.sub(mems[k][:, t], threshold, out=u[k])
+                if grad_out is not None:
+                    ctx.spike.grad(u[k], grad_out, out=grad)
+                    if k == num_layers - 1 and grad_mems is not None:
+                        grad.add_(grad_mems[:, t])
+                elif grad_mems is not None:  # only the last layer can lack a spike gradient
+                    grad.copy_(grad_mems[:, t])
+                if t < num_steps - 1:  # the leak from this step into the next
+                    torch.mul(previous, b, out=later[k])
+                    if ctx.reset_mechanism == "zero":
+                        later[k].mul_(u[k] <= 0)
+                    grad.add_(later[k])
+                if k == 0:
+                    grad_current.add_(grad)
+                    continue
+                # this layer's current: spikes of layer k-1 (recomputed) @ W^T + bias
+                spikes_in = torch.gt(torch.sub(mems[k - 1][:, t], threshold, out=later[k - 1]),
+                                     0, out=later[k - 1])  # fmt: skip
+                grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
+                grad_biases[k - 1].add_(grad.sum(1))
+                grad_out = torch.bmm(grad, weights[k - 1])
+        return grad_current, None, None, None, None, None, *grad_params
+
+
+def snn_mlp_scan(
+    current: torch.Tensor,
+    weights: list[torch.Tensor],
+    biases: list[torch.Tensor],
+    num_steps: int,
+    beta: torch.Tensor,
+    threshold: torch.Tensor,
+    reset_mechanism: ResetMechanism,
+    spike: Surrogate,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``num_steps`` steps of ``A`` stacked spiking MLPs, from zero membranes.
+
+    Args:
+        current: The first LIF layer's input current ``[A, B, H]``, the same at every step.
+        weights: Stacked weights ``[A, out, in]`` of the layers after the first LIF layer.
+        biases: Their stacked biases ``[A, out]``.
+        num_steps: ``T``.
+        beta: Decay (clamped to [0, 1] as snntorch does); a tensor broadcastable to a step.
+        threshold: Firing threshold; a tensor broadcastable to a step.
+        reset_mechanism: ``subtract``, ``zero`` or ``none``.
+        spike: The surrogate spike function (its gradient: :meth:`Surrogate.grad`).
+
+    Returns:
+        The last layer's ``(spikes, membranes)``, both ``[A, T, B, out]``.
+
+    Example:
+        >>> one = torch.tensor(1.0)
+        >>> spk, mem = snn_mlp_scan(torch.full((1, 1, 2), 0.6), [], [], 3, one, one,
+        ...                         "subtract", Surrogate("fast_sigmoid"))
+        >>> spk[0, :, 0], mem[0, :, 0]
+        (tensor([0., 1., 0.]), tensor([0.6000, 1.2000, 0.8000]))
+    """
+    if reset_mechanism not in ("subtract", "zero", "none"):
+        raise ValueError(f"unknown reset mechanism {reset_mechanism!r}")
+    params = [p for pair in zip(weights, biases, strict=True) for p in pair]
+    return _SNNMLPScan.apply(current, num_steps, beta, threshold, reset_mechanism, spike, *params)
