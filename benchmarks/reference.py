@@ -8,6 +8,7 @@ is a hand-written PyTorch training loop with no Lightning.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 
 import snntorch as snn
 import torch
@@ -58,18 +59,21 @@ def plain_fit(
     model: nn.Module,
     loader: torch.utils.data.DataLoader,
     epochs: int,
-    lr: float = 1e-3,
+    optimizer: Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer] | None = None,
 ) -> list[float]:
-    """Train ``model`` with Adam on cross-entropy (the textbook PyTorch loop): epoch times."""
+    """Train ``model`` on cross-entropy (the textbook PyTorch loop): epoch times.
+
+    ``optimizer`` builds the optimizer from the parameters (Adam, lr 1e-3, if ``None``).
+    """
     model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (optimizer or (lambda p: torch.optim.Adam(p, lr=1e-3)))(model.parameters())
     times = []
     for _ in range(epochs):
         start = time.perf_counter()
         for x, y in loader:
-            optimizer.zero_grad()
+            opt.zero_grad()
             loss = F.cross_entropy(model(x), y)
             loss.backward()
-            optimizer.step()
+            opt.step()
         times.append(time.perf_counter() - start)
     return times

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 from pytorch_lightning import LightningDataModule
 from pytorch_lightning.utilities import CombinedLoader, rank_zero_info
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
+from lightning_snnpriv.data.batched import TensorSubset, collate_batched
 from lightning_snnpriv.data.membership import MembershipPlan, Scheme, build_plan
 from lightning_snnpriv.distributed import check_same_on_all_ranks, on_global_zero
 from lightning_snnpriv.errors import ConfigError, UsageError
@@ -49,6 +50,18 @@ class IndexedDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         x, y = self.dataset[index]
         return x, y, index
+
+
+def _tensor_subset(dataset: Dataset) -> TensorSubset | None:
+    """``dataset`` as a :class:`TensorSubset` if it only indexes a ``TensorDataset``."""
+    with_index = isinstance(dataset, IndexedDataset)
+    inner = dataset.dataset if with_index else dataset
+    indices = None
+    if type(inner) is Subset:
+        inner, indices = inner.dataset, inner.indices
+    if type(inner) is not TensorDataset:
+        return None
+    return TensorSubset(inner.tensors, indices, with_index=with_index)
 
 
 class PrivacyDataModule(LightningDataModule, abc.ABC):
@@ -186,12 +199,15 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
         return self.pool, self.plan
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        """A loader over ``dataset``; in-memory tensors are fetched a whole batch at a time."""
+        fast = _tensor_subset(dataset)
         return DataLoader(
-            dataset,
+            dataset if fast is None else fast,
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            collate_fn=None if fast is None else collate_batched,
         )
 
     def train_dataloader(self) -> CombinedLoader:
