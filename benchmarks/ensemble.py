@@ -24,19 +24,22 @@ from lightning_snnpriv.models.networks import ANN, SNN
 from lightning_snnpriv.models.vectorized import build_ensemble, vectorized_class
 
 #: name -> (input shape, classes, hidden sizes, num_steps or None for an ANN, batch size,
-#: quantization settings)
+#: other network settings: quantization, conv front end)
 CASES: dict[str, tuple[tuple[int, ...], int, list[int], int | None, int, dict[str, int]]] = {
     "tabular ANN 30-1000-2": ((30,), 2, [1000], None, 32, {}),
     "tabular SNN 30-1000-2 T=10": ((30,), 2, [1000], 10, 32, {}),
     "MNIST ANN 784-512-256-10": ((1, 28, 28), 10, [512, 256], None, 128, {}),
     "MNIST SNN 784-128-10 T=25": ((1, 28, 28), 10, [128], 25, 128, {}),
+    # the source study's hybrid MNIST SNN (conv front end per model, LIF FC layers stacked)
+    "MNIST hybrid SNN conv32-64-1000-10 T=10": ((1, 28, 28), 10, [1000], 10, 128,
+                                                {"conv_channels": [32, 64]}),
     # brevitas weights / snntorch membrane quantization: per-model scales, the loop only
     "tabular ANN 30-1000-2 4-bit w+act": ((30,), 2, [1000], None, 32,
                                           {"weight_bits": 4, "act_bits": 4}),
     "MNIST SNN 784-128-10 T=25 4-bit w+mem": ((1, 28, 28), 10, [128], 25, 128,
                                               {"weight_bits": 4, "act_bits": 4}),
 }  # fmt: skip
-DEFAULT_CASES = [name for name, spec in CASES.items() if not spec[-1]]
+DEFAULT_CASES = [name for name, spec in CASES.items() if not spec[-1]]  # MLPs, full precision
 
 
 class NaiveEnsemble(nn.Module):
@@ -63,12 +66,12 @@ def stepper(ensemble: nn.Module, xs: list[torch.Tensor], ys: list[torch.Tensor])
 
 
 def case(name: str, num_models: int, repeats: int, warmup: int) -> dict[str, Any]:
-    shape, classes, hidden, num_steps, batch, bits = CASES[name]
+    shape, classes, hidden, num_steps, batch, extra = CASES[name]
 
     def build() -> nn.Module:
         if num_steps is None:
-            return ANN(shape, classes, hidden, **bits)
-        return SNN(shape, classes, hidden, num_steps=num_steps, **bits)
+            return ANN(shape, classes, hidden, **extra)
+        return SNN(shape, classes, hidden, num_steps=num_steps, **extra)
 
     torch.manual_seed(0)
     loop = ModelEnsemble(build, num_models)
@@ -79,7 +82,7 @@ def case(name: str, num_models: int, repeats: int, warmup: int) -> dict[str, Any
         fast = build_ensemble(build, num_models, "vectorized")
         fast.load_state_dict(loop.state_dict())
         paths["vectorized"] = stepper(fast, xs, ys)
-    if num_steps is not None and not bits:
+    if num_steps is not None and not extra:  # the naive SNN is an MLP
         paths["naive"] = stepper(NaiveEnsemble(loop), xs, ys)
     timed = interleaved(paths, repeats, warmup)
     t = {k: v["median_s"] for k, v in timed.items()}

@@ -129,9 +129,24 @@ class VectorizedEnsemble(nn.Module):
         biases = [torch.stack([net[k].bias for net in layers]) for k in range(len(layers[0]))]
         return weights, biases
 
+    def front(self, model: int, x: torch.Tensor) -> torch.Tensor | None:
+        """Model ``model``'s own layers before the stacked ones, on ``x``: ``[B, in]``.
+
+        ``None`` when there are none (the stacked layers take ``x.flatten(1)``).
+        """
+        return None
+
+    def _inputs(self, models: Sequence[int], xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        fronts = [self.front(m, x) for m, x in zip(models, xs, strict=True)]
+        return [x.flatten(1) if f is None else f for f, x in zip(fronts, xs, strict=True)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every model on the same input: ``[num_models, batch, outputs]``."""
-        return self.run(x.flatten(1), *self._stacked(range(len(self.members))))
+        models = range(len(self.members))
+        if self.front(0, x[:1]) is None:  # one shared input: one matrix product for all
+            return self.run(x.flatten(1), *self._stacked(models))
+        return self.run(torch.stack(self._inputs(models, [x] * len(models))),
+                        *self._stacked(models))  # fmt: skip
 
     def forward_each(self, inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
         """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
@@ -141,7 +156,7 @@ class VectorizedEnsemble(nn.Module):
         results: list[torch.Tensor | None] = [None] * len(inputs)
         if not active:
             return results
-        xs = [inputs[m].flatten(1) for m in active]  # type: ignore[union-attr]
+        xs = self._inputs(active, [inputs[m] for m in active])  # type: ignore[misc]
         sizes = [len(x) for x in xs]
         longest = max(sizes)
         if min(sizes) < longest:
@@ -219,12 +234,14 @@ class VectorizedSNN(VectorizedEnsemble):
 
     @staticmethod
     def supports(network: nn.Module) -> bool:
-        """An MLP with direct input: plain ``Linear`` layers, no conv front end, no input or
-        membrane quantizer, one neuron setting.
+        """Direct input, plain ``Linear`` layers, at most a full-precision hybrid conv front
+        end (no spiking convolutions), no input or membrane quantizer, one neuron setting.
         """  # noqa: D205
         if type(network) is not SNN or type(network.input_quant) is not nn.Identity:
             return False
-        if len(network.features) or len(network.convs) or network.encoding != "direct":
+        if len(network.convs) or network.encoding != "direct":
+            return False
+        if any(type(m) not in (nn.Conv2d, nn.ReLU, nn.MaxPool2d) for m in network.features):
             return False
         if any(type(fc) is not nn.Linear for fc in network.fcs):
             return False
@@ -248,6 +265,11 @@ class VectorizedSNN(VectorizedEnsemble):
     def linears(self, network: nn.Module) -> list[nn.Linear]:
         """``network.fcs``."""
         return list(network.fcs)
+
+    def front(self, model: int, x: torch.Tensor) -> torch.Tensor | None:
+        """The hybrid conv front end of model ``model`` (its own, not stacked), if it has one."""
+        features = self.members[model].features
+        return features(x).flatten(1) if len(features) else None
 
     def run(
         self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]

@@ -34,6 +34,11 @@ def snn_builder(**kwargs):
     return build
 
 
+def hybrid() -> SNN:
+    """The source study's hybrid SNN in small: a conv front end (computed once), LIF FC layers."""
+    return SNN((1, 6, 6), 4, [8], num_steps=4, conv_channels=[3])
+
+
 SNN_SETTINGS = [
     {},
     {"reset_mechanism": "zero", "readout": "membrane_mean", "beta": 0.8},
@@ -63,17 +68,17 @@ def grads(ensemble) -> list[torch.Tensor | None]:
     return [p.grad for p in ensemble.parameters()]
 
 
-def assert_same_grads(loop, fast) -> None:
+def assert_same_grads(loop, fast, tol=TOL) -> None:
     for g_loop, g_fast in zip(grads(loop), grads(fast), strict=True):
         assert (g_loop is None) == (g_fast is None)
         if g_loop is not None:
-            torch.testing.assert_close(g_fast, g_loop, **TOL)
+            torch.testing.assert_close(g_fast, g_loop, **tol)
 
 
 @pytest.mark.parametrize(
     ("build", "shape"),
-    [(ann, (2, 3))] + [(snn_builder(**s), (6,)) for s in SNN_SETTINGS],
-    ids=["ann"] + [f"snn{i}" for i in range(len(SNN_SETTINGS))],
+    [(ann, (2, 3)), (hybrid, (1, 6, 6))] + [(snn_builder(**s), (6,)) for s in SNN_SETTINGS],
+    ids=["ann", "hybrid"] + [f"snn{i}" for i in range(len(SNN_SETTINGS))],
 )
 def test_forward_and_gradients_match_loop(build, shape):
     loop, fast = pair(build)
@@ -84,11 +89,14 @@ def test_forward_and_gradients_match_loop(build, shape):
     (out_loop**2).sum().backward()
     (out_fast**2).sum().backward()
     assert all(g.abs().sum() > 0 for g in grads(loop))  # every layer takes part
-    assert_same_grads(loop, fast)
+    # a convolution's weight gradient sums over every position: more rounding to differ in
+    assert_same_grads(loop, fast, {"rtol": 1e-4, "atol": 1e-5} if build is hybrid else TOL)
 
 
 @pytest.mark.parametrize(
-    ("build", "shape"), [(ann, (2, 3)), (snn_builder(), (6,))], ids=["ann", "snn"]
+    ("build", "shape"),
+    [(ann, (2, 3)), (snn_builder(), (6,)), (hybrid, (1, 6, 6))],
+    ids=["ann", "snn", "hybrid"],
 )
 def test_forward_each_unequal_batches_and_none(build, shape):
     loop, fast = pair(build, num_models=4)
@@ -108,7 +116,9 @@ def test_forward_each_unequal_batches_and_none(build, shape):
 
 
 @pytest.mark.parametrize(
-    ("build", "shape"), [(ann, (2, 3)), (snn_builder(), (6,))], ids=["ann", "snn"]
+    ("build", "shape"),
+    [(ann, (2, 3)), (snn_builder(), (6,)), (hybrid, (1, 6, 6))],
+    ids=["ann", "snn", "hybrid"],
 )
 def test_training_steps_match_separate_models(build, shape):
     """A few Adam steps with unequal and missing batches: the same weights as the loop."""
@@ -194,11 +204,11 @@ def test_module_training_step_matches_loop(cls):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"conv_channels": [4]},
+        {"conv_channels": [4], "weight_bits": 4},
         {"conv_channels": [4], "spiking_conv": True},
         {"encoding": "rate"},
     ],
-    ids=["hybrid-conv", "spiking-conv", "rate"],
+    ids=["quantized-hybrid", "spiking-conv", "rate"],
 )
 def test_auto_keeps_the_loop_for_snns_the_vectorized_path_cannot_run(kwargs):
     from lightning_snnpriv.models.networks import SNN
