@@ -60,10 +60,11 @@ def test_paper_config_follows_the_recipe(
     assert data.num_shadows == 1
     assert data.batch_size == 128
     assert (data.shadow_train_fraction, data.shadow_nonmember_fraction) == (0.8, 0.2)
-    # optimizer: Adam, lr 1e-4 (ANN) / 1e-3 (SNN)
+    # optimizer: Adam, lr 1e-4 (ANN) / 1e-3 (SNN), with the fused kernel (same update rule)
     optimizer = model.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)
     assert optimizer.defaults["lr"] == {"ann": 1e-4, "snn": 1e-3}[kind]
+    assert optimizer.defaults["fused"]
     if kind == "snn":
         assert model.num_steps == 10
         assert (model.beta, model.threshold, model.reset_mechanism) == (0.95, 1.0, "subtract")

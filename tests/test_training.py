@@ -53,6 +53,7 @@ def test_model_without_a_batch_gets_no_gradient_and_adam_leaves_it_alone():
     torch.manual_seed(0)
     module = ANNClassifier(hidden_sizes=[8], num_models=2, num_classes=3, input_shape=(4,))
     opt = module.configure_optimizers()
+    assert opt.defaults["fused"]  # the default optimizer: fused Adam
     x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
     for _ in range(2):  # the second step has Adam state for the target only
         before = [p.detach().clone() for p in module.ensemble.members[1].parameters()]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from fake_datasets import write_cifar10, write_dataset, write_mnist
+from torch.utils.data import DataLoader, Subset
 
 from lightning_snnpriv.data import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 from lightning_snnpriv.errors import ConfigError, DataError
@@ -66,6 +67,33 @@ def test_standard_normalization_uses_the_dataset_mean_and_std(tmp_path: Path, da
     scale = torch.tensor(cls.std).view(-1, 1, 1)
     torch.testing.assert_close(x1, (x0 - mean) / scale)
     torch.testing.assert_close(x2, (x0 - 0.5) / 0.5)
+
+
+@pytest.mark.parametrize("normalization", ["none", "standard", "symmetric"])
+@pytest.mark.parametrize("dataset", ["mnist", "cifar10"])
+def test_batches_fetched_at_once_are_the_per_sample_values_bit_for_bit(
+    tmp_path: Path, dataset: str, normalization: str
+) -> None:
+    write_dataset(tmp_path, dataset)
+    cls = MODULES[dataset]
+    pool = cls(data_dir=str(tmp_path), verify_checksums=False, normalization=normalization)
+    pool = pool.load_pool()
+    indices = [5, 0, 17, 3, 3]
+    for view in (pool.dataset, pool.train_dataset):  # no augmentation: both batched
+        assert hasattr(view, "__getitems__")
+        loader = DataLoader(Subset(view, indices), batch_size=len(indices))
+        x, y = next(iter(loader))
+        one_by_one = [view[i] for i in indices]
+        assert torch.equal(x, torch.stack([sample[0] for sample in one_by_one]))
+        assert torch.equal(y, torch.stack([sample[1] for sample in one_by_one]))
+
+
+def test_augmented_training_view_is_transformed_per_sample(tmp_path: Path) -> None:
+    write_cifar10(tmp_path)
+    pool = CIFAR10DataModule(data_dir=str(tmp_path), verify_checksums=False, augment=True)
+    pool = pool.load_pool()
+    assert hasattr(pool.dataset, "__getitems__")
+    assert not hasattr(pool.train_dataset, "__getitems__")  # random crops differ per sample
 
 
 def test_augmentation_only_on_training_view(tmp_path: Path) -> None:

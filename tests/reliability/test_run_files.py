@@ -28,6 +28,19 @@ def test_checkpoints_and_signals_load_weights_only(finished_run):
     assert signals["outputs"].shape[:2] == (plan.num_models, plan.num_samples)
 
 
+def test_last_ckpt_is_the_newest_epoch_file_itself_written_once(finished_run):
+    """One file per epoch: last.ckpt is a hard link to it and names itself as the last path."""
+    folder = finished_run / "checkpoints"
+    last = folder / "last.ckpt"
+    (epoch_file,) = [p for p in folder.iterdir() if p.name != "last.ckpt"]
+    assert not last.is_symlink()
+    assert last.samefile(epoch_file)
+    ckpt = torch.load(last, weights_only=True)
+    (state,) = [v for k, v in ckpt["callbacks"].items() if k.startswith("RunCheckpoint")]
+    assert state["last_model_path"] == str(last)
+    assert state["best_model_path"] == str(epoch_file)
+
+
 def test_load_run_accepts_a_finished_run(finished_run):
     run = load_run(finished_run)
     assert run.outputs.shape == (2, run.plan.num_samples, 2)
