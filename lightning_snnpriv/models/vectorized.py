@@ -28,7 +28,7 @@ from torch import nn
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.lif_scan import snn_mlp_scan
-from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism
+from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism, channels_last
 from lightning_snnpriv.models.surrogates import Surrogate
 
 EnsembleMode = Literal["auto", "loop", "vectorized"]
@@ -269,7 +269,7 @@ class VectorizedSNN(VectorizedEnsemble):
     def front(self, model: int, x: torch.Tensor) -> torch.Tensor | None:
         """The hybrid conv front end of model ``model`` (its own, not stacked), if it has one."""
         features = self.members[model].features
-        return features(x).flatten(1) if len(features) else None
+        return features(channels_last(x)).flatten(1) if len(features) else None
 
     def run(
         self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
