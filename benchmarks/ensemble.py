@@ -2,8 +2,8 @@
 M separate models (and, for SNNs, against M sequential naive snntorch models).
 
 A step is what ``PrivacyModule.training_step`` does: each model its own batch, the sum of the
-cross-entropies, backward, one Adam step over all parameters. Identical per-model results are
-proven by ``tests/models/test_vectorized.py``.
+cross-entropies, backward, one step of the default optimizer (fused Adam) over all parameters.
+Identical per-model results are proven by ``tests/models/test_vectorized.py``.
 
     python -m benchmarks.ensemble
 """
@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from benchmarks.common import interleaved, parse, parser, report
 from benchmarks.reference import NaiveSNN
 from lightning_snnpriv.models.ensemble import ModelEnsemble
+from lightning_snnpriv.models.module import _adam as default_optimizer
 from lightning_snnpriv.models.networks import ANN, SNN
 from lightning_snnpriv.models.vectorized import build_ensemble, vectorized_class
 
@@ -54,7 +55,7 @@ class NaiveEnsemble(nn.Module):
 
 
 def stepper(ensemble: nn.Module, xs: list[torch.Tensor], ys: list[torch.Tensor]) -> Callable:
-    optimizer = torch.optim.Adam(ensemble.parameters(), lr=1e-3)
+    optimizer = default_optimizer(ensemble.parameters())  # what a fit uses by default
 
     def step() -> None:
         optimizer.zero_grad()

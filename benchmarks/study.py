@@ -42,7 +42,7 @@ model:
     ensemble: {ensemble}
 {extra}    optimizer:
       class_path: torch.optim.Adam
-      init_args: {{lr: 0.001}}
+      init_args: {{lr: 0.001, fused: true}}
 mia:
   attacks:
     - class_path: lightning_snnpriv.attacks.LossAttack

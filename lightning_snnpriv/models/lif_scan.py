@@ -171,9 +171,10 @@ def snn_mlp_scan(
 
     Example:
         >>> one = torch.tensor(1.0)
-        >>> spk, mem = snn_mlp_scan(torch.full((1, 1, 2), 0.6), [], [], 3, one, one,
-        ...                         "subtract", Surrogate("fast_sigmoid"))
-        >>> spk[0, :, 0], mem[0, :, 0]
+        >>> current = torch.full((1, 1, 1), 0.6)  # one model, one sample, one neuron
+        >>> spk, mem = snn_mlp_scan(current, [], [], 3, one, one, "subtract",
+        ...                         Surrogate("fast_sigmoid"))
+        >>> spk.flatten(), mem.flatten()
         (tensor([0., 1., 0.]), tensor([0.6000, 1.2000, 0.8000]))
     """
     if reset_mechanism not in ("subtract", "zero", "none"):
