@@ -307,8 +307,9 @@ def build_ensemble(
 
     The copies are built (and so initialized, consuming the random generator) the same way in
     every mode. ``auto`` vectorizes the networks whose vectorized class is measured faster than
-    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble``: SNN MLPs, not ANN
-    MLPs); ``vectorized`` insists, and raises a :class:`ConfigError` for unsupported networks.
+    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble``: full-precision SNN
+    MLPs and hybrid SNNs, not ANN MLPs); ``vectorized`` insists, and raises a
+    :class:`ConfigError` for unsupported networks.
 
     Args:
         build: Builds one fresh, randomly initialized network.
@@ -335,7 +336,8 @@ def build_ensemble(
         if mode == "vectorized":
             raise ConfigError(
                 f"`model.init_args.ensemble`: vectorized training supports only full-precision "
-                f"MLPs (ANN, SNN without weight/act/input bits), not this "
+                f"MLPs (ANN, SNN without weight/act/input bits) and full-precision hybrid SNNs "
+                f"(direct input, non-spiking conv front end), not this "
                 f"{type(loop.members[0]).__name__}. Set `ensemble: auto` or `ensemble: loop`."
             )
         return loop
