@@ -53,7 +53,10 @@ def _lif_update(
         mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
     torch.mul(b, mem, out=out).add_(current)
     if reset_mechanism == "subtract":  # new_mem - reset * threshold
-        out.sub_(torch.mul(fired, threshold, out=scratch))
+        if threshold.dim() == 0:  # reset * threshold is exact (0 or threshold): one pass
+            out.sub_(fired, alpha=threshold.item())
+        else:
+            out.sub_(torch.mul(fired, threshold, out=scratch))
     torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
 
 
@@ -73,7 +76,12 @@ class _SNNMLPScan(torch.autograd.Function):
         b = beta.clamp(0, 1)
         num_models, batch = current.shape[:2]
         widths = [current.shape[2], *(w.shape[1] for w in weights)]
-        mems = [current.new_empty(num_models, num_steps, batch, n) for n in widths]
+        # Every step's membranes of every layer are kept for the backward pass; without one
+        # (evaluation, the audit) only the last layer's (the readout's), and two alternating
+        # steps of the others: no large allocation per call (glibc would fragment its heap).
+        training = any(ctx.needs_input_grad)
+        kept = [num_steps if training or k == len(widths) - 1 else 2 for k in range(len(widths))]
+        mems = [current.new_empty(num_models, kept[k], batch, n) for k, n in enumerate(widths)]
         # Per-layer buffers reused at every step: current, spikes (the reset of the next
         # step), scratch. The first step's reset is the spike of the zero initial membrane.
         zero = [current.new_zeros(num_models, batch, n) for n in widths]
@@ -86,11 +94,12 @@ class _SNNMLPScan(torch.autograd.Function):
                 if k:  # this step's current from the previous layer's spikes
                     torch.baddbmm(biases[k - 1].unsqueeze(1), fired[k - 1],
                                   weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
-                mem = mems[k][:, t - 1] if t else zero[k]
-                _lif_update(currents[k], mem, fired[k], mems[k][:, t], scratch[k], b,
+                mem = mems[k][:, (t - 1) % kept[k]] if t else zero[k]
+                _lif_update(currents[k], mem, fired[k], mems[k][:, t % kept[k]], scratch[k], b,
                             threshold, reset_mechanism)  # fmt: skip
             out_spikes[:, t].copy_(fired[-1])
-        ctx.save_for_backward(b, threshold, *params, *mems)
+        if training:
+            ctx.save_for_backward(b, threshold, *params, *mems)
         ctx.reset_mechanism = reset_mechanism
         ctx.spike = spike
         ctx.num_layers = len(widths)
@@ -114,20 +123,22 @@ class _SNNMLPScan(torch.autograd.Function):
         later = [torch.empty_like(m) for m in steps_rest]
         # dL/dmem of each layer at this step and the next: two buffers per layer, swapped.
         grads = [[torch.empty_like(m), torch.empty_like(m)] for m in steps_rest]
+        grad_in = [torch.empty_like(m) for m in steps_rest]  # dL/dspikes of the layer below
         if grad_spikes is None and grad_mems is None:
             return (None,) * (6 + len(params))
         for t in range(num_steps - 1, -1, -1):
             grad_out = None if grad_spikes is None else grad_spikes[:, t]
             for k in range(num_layers - 1, -1, -1):
                 grad, previous = grads[k][t % 2], grads[k][(t + 1) % 2]
-                torch.sub(mems[k][:, t], threshold, out=u[k])
+                if k == num_layers - 1:  # lower layers' u was computed for the layer above
+                    torch.sub(mems[k][:, t], threshold, out=u[k])
                 if grad_out is not None:
                     ctx.spike.grad(u[k], grad_out, out=grad)
                     if k == num_layers - 1 and grad_mems is not None:
                         grad.add_(grad_mems[:, t])
                 elif grad_mems is not None:  # only the last layer can lack a spike gradient
                     grad.copy_(grad_mems[:, t])
-                if t < num_steps - 1:  # the leak from this step into the next
+                if t < num_steps - 1:  # the leak into the next step
                     torch.mul(previous, b, out=later[k])
                     if ctx.reset_mechanism == "zero":
                         later[k].mul_(u[k] <= 0)
@@ -136,11 +147,11 @@ class _SNNMLPScan(torch.autograd.Function):
                     grad_current.add_(grad)
                     continue
                 # this layer's current: spikes of layer k-1 (recomputed) @ W^T + bias
-                spikes_in = torch.gt(torch.sub(mems[k - 1][:, t], threshold, out=later[k - 1]),
-                                     0, out=later[k - 1])  # fmt: skip
+                torch.sub(mems[k - 1][:, t], threshold, out=u[k - 1])
+                spikes_in = torch.gt(u[k - 1], 0, out=later[k - 1])
                 grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
                 grad_biases[k - 1].add_(grad.sum(1))
-                grad_out = torch.bmm(grad, weights[k - 1])
+                grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
         return grad_current, None, None, None, None, None, *grad_params
 
 

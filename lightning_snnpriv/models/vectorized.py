@@ -205,13 +205,14 @@ class VectorizedANN(VectorizedEnsemble):
 class VectorizedSNN(VectorizedEnsemble):
     """Full-precision spiking MLPs (:class:`~lightning_snnpriv.models.networks.SNN`) at once.
 
-    The same computation as :meth:`SNN.forward` for ``A`` models at a time: the first layer's
-    current once per forward pass (direct input), then the whole time loop of all layers in
+    The same computation as :meth:`SNN.forward` for ``A`` models at a time: each model's first
+    LIF layer current once per forward pass (direct input; its own hybrid conv front end and
+    first FC layer, :meth:`front`), then the whole time loop of all LIF layers in
     :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (per step, one batched matmul and
     one in-place LIF update per layer; the reset is the layer's previous spikes, the same
     values snntorch recomputes from the previous membrane) with a written-out backward pass.
-    Faster than the loop of separate SNNs at every ``M`` measured, ``M = 1`` included, so
-    ``auto`` picks it.
+    Faster than the loop of separate SNNs at every ``M`` measured (``M = 1`` included; MLPs
+    and the source study's hybrid ConvNet), so ``auto`` picks it.
 
     Example:
         >>> loop = ModelEnsemble(lambda: SNN((4,), 3, [8], num_steps=4), num_models=3)
@@ -263,22 +264,28 @@ class VectorizedSNN(VectorizedEnsemble):
         )
 
     def linears(self, network: nn.Module) -> list[nn.Linear]:
-        """``network.fcs``."""
-        return list(network.fcs)
+        """``network.fcs`` after the first (which :meth:`front` runs)."""
+        return list(network.fcs)[1:]
 
-    def front(self, model: int, x: torch.Tensor) -> torch.Tensor | None:
-        """The hybrid conv front end of model ``model`` (its own, not stacked), if it has one."""
-        features = self.members[model].features
-        return features(channels_last(x)).flatten(1) if len(features) else None
+    def front(self, model: int, x: torch.Tensor) -> torch.Tensor:
+        """The first LIF layer's input current of model ``model``, the same at every step.
+
+        The model's own hybrid conv front end (if any) and first FC layer, not stacked: the
+        first layer has the largest weights (3136 x 1000 in the source study's ConvNet), and
+        stacking them would copy them at every step for one matrix product that costs the
+        same per model.
+        """
+        network = self.members[model]
+        if len(network.features):
+            x = network.features(channels_last(x))
+        return network.fcs[0](x.flatten(1))
 
     def run(
         self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
     ) -> torch.Tensor:
-        """The first layer's current once (direct input), then :func:`snn_mlp_scan`, readout."""
-        first = _linear if x.dim() == 3 else _shared_linear
-        current = first(x, weights[0], biases[0])
+        """:func:`snn_mlp_scan` from the first layer's currents ``x [A, B, H]``, the readout."""
         spikes, mems = snn_mlp_scan(
-            current, weights[1:], biases[1:], self.num_steps, self.beta, self.threshold,
+            x, weights, biases, self.num_steps, self.beta, self.threshold,
             self.reset_mechanism, self.spike,
         )  # fmt: skip
         return READOUTS[self.readout](mems.transpose(0, 1), spikes.transpose(0, 1))

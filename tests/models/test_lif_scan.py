@@ -99,3 +99,16 @@ def test_beta_is_clamped_and_reset_mechanism_checked():
     assert torch.equal(mem, mem_ref)
     with pytest.raises(ValueError, match="reset mechanism"):
         snn_mlp_scan(args[0], [], [], NUM_STEPS, one, one, "soft", spike)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+def test_without_a_graph_same_outputs_from_two_alternating_buffers(reset):
+    """Evaluation keeps two steps of the hidden membranes, not all of them: same results."""
+    leaves = tensors([12, 9, 7, 4])
+    args = (leaves[0], leaves[1:4], leaves[4:], NUM_STEPS, torch.tensor(0.9), torch.tensor(1.0),
+            reset, Surrogate("fast_sigmoid"))  # fmt: skip
+    spk, mem = snn_mlp_scan(*args)
+    with torch.no_grad():
+        spk_eval, mem_eval = snn_mlp_scan(*args)
+    assert torch.equal(spk_eval, spk)
+    assert torch.equal(mem_eval, mem)
