@@ -52,11 +52,8 @@ def _lif_update(
     if reset_mechanism == "zero":  # (1 - reset) * mem; 1 - reset is exactly 0 or 1
         mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
     torch.mul(b, mem, out=out).add_(current)
-    if reset_mechanism == "subtract":  # new_mem - reset * threshold
-        if threshold.dim() == 0:  # reset * threshold is exact (0 or threshold): one pass
-            out.sub_(fired, alpha=threshold.item())
-        else:
-            out.sub_(torch.mul(fired, threshold, out=scratch))
+    if reset_mechanism == "subtract":  # new_mem - reset * threshold (no .item(): no GPU sync)
+        out.sub_(torch.mul(fired, threshold, out=scratch))
     torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
 
 
