@@ -77,3 +77,35 @@ def save_tensors(path: str | Path, tensors: dict[str, Any]) -> Path:
         [1.0, 1.0]
     """
     return write_new(path, lambda f: torch.save(tensors, f))
+
+
+def load_tensors(path: str | Path, what: str, fix: str, field: str = "") -> Any:
+    """``torch.load`` a file of tensors and plain values without unpickling code.
+
+    ``weights_only=True`` on CPU; any failure (torch raises many types for truncated or foreign
+    files) becomes a :class:`UsageError` naming the file, what it should be, and ``fix``.
+
+    Args:
+        path: The file; error messages start with it.
+        what: What the file should be (``checkpoint``, ``signals file``).
+        fix: The sentence that tells the user what to do instead.
+        field: The option that named the file, to start the message (``--ckpt_path``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "bad.pt"
+        >>> _ = p.write_bytes(b"not a tensor file")
+        >>> load_tensors(p, "signals file", "Re-run fit.")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lightning_snnpriv.errors.UsageError: .../bad.pt: not a readable signals file (...): ...
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for truncated or foreign files
+        raise UsageError(
+            f"{field + ' ' if field else ''}{path}: not a readable {what} ({type(err).__name__}): "
+            "it is truncated, corrupt, or "
+            "holds objects other than tensors and plain values (never unpickled: they could run "
+            f"code). {fix}"
+        ) from err

@@ -271,27 +271,20 @@ def run_curves(run_dir: Path, cache_dir: Path) -> dict[str, tuple[list[float], l
 def rescore(run_dir: Path) -> dict[str, dict[str, Any]]:
     """Re-run a finished run's attacks on its saved signals; ROC curve and AUC per attack."""
     import torch
-    import yaml
 
     from lightning_snnpriv.attacks import AttackInputs, evaluate
-    from lightning_snnpriv.data.membership import MembershipPlan
+    from lightning_snnpriv.run_dir import CONFIG_FILE, PLAN_FILE, SIGNALS_FILE, load_run
 
-    missing = [
-        f for f in ("config.yaml", "signals.pt", "membership.npz") if not (run_dir / f).is_file()
-    ]
+    missing = [f for f in (CONFIG_FILE, SIGNALS_FILE, PLAN_FILE) if not (run_dir / f).is_file()]
     if missing:
         raise UsageError(
             f"{run_dir}: cannot draw its ROC curve: the results have no curve points and "
             f"{missing} are missing (run fits with mia.save_signals: true)."
         )
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    mia = config.get("mia") or {}
-    signals = torch.load(run_dir / "signals.pt")
-    plan = MembershipPlan.load(run_dir / "membership.npz")
-    keep, audit = torch.from_numpy(plan.keep), torch.from_numpy(plan.audit)
-    inputs = AttackInputs(
-        logits=signals["outputs"], labels=signals["labels"], keep=keep, audit=audit
-    )
+    run = load_run(run_dir)  # checked: safe loading, shapes agree with the plan, finite
+    mia = run.config.get("mia") or {}
+    keep, audit = torch.from_numpy(run.plan.keep), torch.from_numpy(run.plan.audit)
+    inputs = AttackInputs(logits=run.outputs, labels=run.labels, keep=keep, audit=audit)
     if mia.get("attacks"):
         attacks = [_instantiate(spec) for spec in mia["attacks"]]
     else:

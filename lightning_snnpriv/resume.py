@@ -21,7 +21,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.cli import SaveConfigCallback
@@ -30,6 +29,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_snnpriv.callbacks.mia import RESULTS_FILE, SIGNALS_FILE
 from lightning_snnpriv.data.base import PLAN_FILE
 from lightning_snnpriv.errors import ConfigError, UsageError
+from lightning_snnpriv.io import load_tensors
 
 LAST = "last.ckpt"
 #: Model arguments linked from the data by the CLI: compared through the data's settings.
@@ -90,15 +90,10 @@ def prepare_fit(cfg: Namespace) -> None:
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
     """Load a Lightning checkpoint safely (``weights_only=True``), or raise :class:`UsageError`."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
-        raise UsageError(
-            f"--ckpt_path {path}: not a readable checkpoint ({type(err).__name__}): it is "
-            "truncated, corrupt, or holds objects other than tensors and plain values (which are "
-            "never unpickled: they could run code). Pass another checkpoint from "
-            f"{path.parent}, or start a new run without --ckpt_path."
-        ) from err
+    checkpoint = load_tensors(
+        path, "checkpoint", f"Pass another checkpoint from {path.parent}, or start a new run "
+        "without --ckpt_path.", field="--ckpt_path",
+    )  # fmt: skip
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise UsageError(f"--ckpt_path {path}: not a Lightning checkpoint (no 'state_dict').")
     return checkpoint

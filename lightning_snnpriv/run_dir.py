@@ -18,6 +18,7 @@ from lightning_snnpriv.callbacks.mia import RESULTS_FILE, SIGNALS_FILE
 from lightning_snnpriv.data.base import PLAN_FILE
 from lightning_snnpriv.data.membership import MembershipPlan
 from lightning_snnpriv.errors import UsageError
+from lightning_snnpriv.io import load_tensors
 
 CONFIG_FILE = "config.yaml"
 
@@ -106,14 +107,7 @@ def _load_config(path: Path) -> dict[str, Any]:
 
 
 def _load_signals(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    try:
-        signals = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises many types for truncated or foreign files
-        raise UsageError(
-            f"{path}: not a readable signals file ({type(err).__name__}): it is truncated, "
-            "corrupt, or holds objects other than tensors (never unpickled: they could run "
-            "code). Re-run fit to produce it."
-        ) from err
+    signals = load_tensors(path, "signals file", "Re-run fit to produce it.")
     outputs = signals.get("outputs") if isinstance(signals, dict) else None
     labels = signals.get("labels") if isinstance(signals, dict) else None
     if not isinstance(outputs, torch.Tensor) or not isinstance(labels, torch.Tensor):

@@ -143,3 +143,22 @@ def test_ckpt_path_last_picks_the_newest_interrupted_run(tmp_path):
     assert find_last(Namespace(save_dir=str(tmp_path), name="exp", version=2)) == (
         interrupted / "checkpoints" / "last.ckpt"
     )
+
+
+def test_report_rescore_reads_the_run_through_load_run(finished_run, tmp_path):
+    """The report re-scores a run's own attacks on its signals: the AUCs the run recorded."""
+    import json
+
+    from lightning_snnpriv.report import rescore
+
+    results = json.loads((finished_run / "mia_results.json").read_text())
+    recorded = {r["attack"]: r["auc"] for r in results["records"] if r.get("target", 0) == 0}
+    again = rescore(finished_run)
+    assert set(again) == set(recorded)
+    for name, auc in recorded.items():
+        assert again[name]["auc"] == pytest.approx(auc, abs=1e-9)
+    copy = tmp_path / "run"
+    shutil.copytree(finished_run, copy)
+    (copy / "signals.pt").write_bytes(b"\x80\x04truncated")
+    with pytest.raises(UsageError, match=r"signals\.pt: not a readable signals file"):
+        rescore(copy)
