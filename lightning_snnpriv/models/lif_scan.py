@@ -110,19 +110,20 @@ class _SNNMLPScan(torch.autograd.Function):
         b, threshold, *rest = ctx.saved_tensors
         num_layers = ctx.num_layers
         params, mems = rest[: 2 * (num_layers - 1)], rest[2 * (num_layers - 1) :]
+        if grad_spikes is None and grad_mems is None:
+            return (None,) * (6 + len(params))
         weights = params[0::2]
         grad_params = [torch.zeros_like(p) for p in params]
         grad_weights, grad_biases = grad_params[0::2], grad_params[1::2]
         num_steps = mems[0].shape[1]
-        steps_rest = [m[:, 0] for m in mems]
-        grad_current = torch.zeros_like(steps_rest[0])
-        u = [torch.empty_like(m) for m in steps_rest]
-        later = [torch.empty_like(m) for m in steps_rest]
+        one_step = [m[:, 0] for m in mems]  # the shape of one step of each layer
+        grad_current = torch.zeros_like(one_step[0])
+        u = [torch.empty_like(m) for m in one_step]
+        later = [torch.empty_like(m) for m in one_step]
         # dL/dmem of each layer at this step and the next: two buffers per layer, swapped.
-        grads = [[torch.empty_like(m), torch.empty_like(m)] for m in steps_rest]
-        grad_in = [torch.empty_like(m) for m in steps_rest]  # dL/dspikes of the layer below
-        if grad_spikes is None and grad_mems is None:
-            return (None,) * (6 + len(params))
+        grads = [[torch.empty_like(m), torch.empty_like(m)] for m in one_step]
+        # dL/dspikes of every layer but the last, from the layer above
+        grad_in = [torch.empty_like(m) for m in one_step[:-1]]
         for t in range(num_steps - 1, -1, -1):
             grad_out = None if grad_spikes is None else grad_spikes[:, t]
             for k in range(num_layers - 1, -1, -1):

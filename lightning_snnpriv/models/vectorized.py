@@ -129,24 +129,18 @@ class VectorizedEnsemble(nn.Module):
         biases = [torch.stack([net[k].bias for net in layers]) for k in range(len(layers[0]))]
         return weights, biases
 
-    def front(self, model: int, x: torch.Tensor) -> torch.Tensor | None:
+    def front(self, model: int, x: torch.Tensor) -> torch.Tensor:
         """Model ``model``'s own layers before the stacked ones, on ``x``: ``[B, in]``.
 
-        ``None`` when there are none (the stacked layers take ``x.flatten(1)``).
+        Here none: the stacked layers take ``x.flatten(1)``.
         """
-        return None
-
-    def _inputs(self, models: Sequence[int], xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        fronts = [self.front(m, x) for m, x in zip(models, xs, strict=True)]
-        return [x.flatten(1) if f is None else f for f, x in zip(fronts, xs, strict=True)]
+        return x.flatten(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every model on the same input: ``[num_models, batch, outputs]``."""
         models = range(len(self.members))
-        if self.front(0, x[:1]) is None:  # one shared input: one matrix product for all
-            return self.run(x.flatten(1), *self._stacked(models))
-        return self.run(torch.stack(self._inputs(models, [x] * len(models))),
-                        *self._stacked(models))  # fmt: skip
+        fronts = [self.front(m, x) for m in models]
+        return self.run(torch.stack(fronts), *self._stacked(models))
 
     def forward_each(self, inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
         """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
@@ -156,7 +150,7 @@ class VectorizedEnsemble(nn.Module):
         results: list[torch.Tensor | None] = [None] * len(inputs)
         if not active:
             return results
-        xs = self._inputs(active, [inputs[m] for m in active])  # type: ignore[misc]
+        xs = [self.front(m, inputs[m]) for m in active]  # type: ignore[arg-type]
         sizes = [len(x) for x in xs]
         longest = max(sizes)
         if min(sizes) < longest:
@@ -190,6 +184,10 @@ class VectorizedANN(VectorizedEnsemble):
     def linears(self, network: nn.Module) -> list[nn.Linear]:
         """The ``nn.Linear`` layers of ``network.layers``."""
         return [layer for layer in network.layers if type(layer) is nn.Linear]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model on the same input, the first layer as one matrix product for all."""
+        return self.run(x.flatten(1), *self._stacked(range(len(self.members))))
 
     def run(
         self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
