@@ -27,7 +27,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from fake_datasets import write_cifar10, write_mnist  # noqa: E402
 
 from lightning_snnpriv.callbacks import MembershipInferenceCallback  # noqa: E402
-from lightning_snnpriv.cli import PrivacyCLI  # noqa: E402
+from lightning_snnpriv.commands.fit import PrivacyCLI  # noqa: E402
 from lightning_snnpriv.data import PrivacyDataModule  # noqa: E402
 from lightning_snnpriv.models import PrivacyModule  # noqa: E402
 

@@ -1,6 +1,6 @@
 """``python -m lightning_snnpriv``: the command-line entry point."""
 
-from lightning_snnpriv.cli import main
+from lightning_snnpriv.commands import main
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """Membership-inference attacks and their metrics: pure tensor code, no Lightning."""
 
 from lightning_snnpriv.attacks.attack_r import ReferenceAttack, reference_scores
+from lightning_snnpriv.attacks.audit import Audit, AuditResult
 from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
 from lightning_snnpriv.attacks.lira import LiRAAttack, gaussian_stats, lira_scores
 from lightning_snnpriv.attacks.metrics import (
@@ -11,6 +12,7 @@ from lightning_snnpriv.attacks.metrics import (
     roc_curve,
     tpr_at_fpr,
 )
+from lightning_snnpriv.attacks.registry import ATTACK_CLASSES, PRESETS, build_attacks
 from lightning_snnpriv.attacks.rmia import RMIAAttack, draw_population, rmia_scores
 from lightning_snnpriv.attacks.shadow import ShokriAttack, shokri_scores
 from lightning_snnpriv.attacks.signals import (
@@ -34,26 +36,16 @@ from lightning_snnpriv.attacks.threshold import (
     modified_entropy_threshold_scores,
 )
 
-#: Short names accepted by ``attack --attacks`` -> attack class (defaults of each class).
-ATTACK_CLASSES: dict[str, type[Attack]] = {
-    "loss": LossAttack,
-    "confidence": ConfidenceAttack,
-    "entropy": EntropyAttack,
-    "modified_entropy": ModifiedEntropyAttack,
-    "gap": GapAttack,
-    "shokri": ShokriAttack,
-    "lira": LiRAAttack,
-    "rmia": RMIAAttack,
-    "reference": ReferenceAttack,
-}
-
 __all__ = [
     "ATTACK_CLASSES",
     "DEFAULT_FPR_TARGETS",
+    "PRESETS",
     "Attack",
     "AttackInputs",
     "AttackMetrics",
     "AttackOutput",
+    "Audit",
+    "AuditResult",
     "ConfidenceAttack",
     "EntropyAttack",
     "GapAttack",
@@ -64,6 +56,7 @@ __all__ = [
     "ReferenceAttack",
     "ShokriAttack",
     "bootstrap_metrics",
+    "build_attacks",
     "confidence_threshold_scores",
     "cross_entropy_loss",
     "draw_population",

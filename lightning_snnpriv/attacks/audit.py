@@ -1,213 +1,231 @@
-"""An audit: every attack against every audited target, per target and pooled (no Lightning).
+"""The audit: which attacks to run against which models, and running them (no Lightning).
 
-With the ``lira`` scheme every model can be the target in turn, the others its reference
-models (leave-one-out). The scores of all targets are also concatenated into one "pooled"
-set, as LiRA's and ML Privacy Meter's code do: with ``T`` targets there are ``T`` times more
-non-members, which is what measuring the TPR at FPR 1e-3 or 1e-4 needs.
+:class:`Audit` holds an audit's settings (attacks, FPR targets, targets, bootstrap, query
+settings) and turns the outputs of every model on the pool plus the membership plan into the
+records of ``mia_results.json``. The fit callback, the ``attack`` command and the sweep report
+all call it; :func:`~lightning_snnpriv.attacks.multi_target.run_audit` is its functional core.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import torch
-from torch import Tensor
+from jsonargparse.typing import (
+    ClosedUnitInterval,
+    NonNegativeInt,
+    PositiveInt,
+    restricted_number_type,
+)
 
 from lightning_snnpriv.attacks.base import Attack, AttackInputs
-from lightning_snnpriv.attacks.metrics import DEFAULT_FPR_TARGETS, evaluate
+from lightning_snnpriv.attacks.metrics import DEFAULT_FPR_TARGETS
+from lightning_snnpriv.attacks.multi_target import POOLED, AuditResult, resolve_targets, run_audit
+from lightning_snnpriv.attacks.registry import AttackName, build_attacks
+from lightning_snnpriv.errors import ConfigError
 
-__all__ = ["POOLED", "AuditResult", "resolve_targets", "run_audit"]
+__all__ = [
+    "POOLED",
+    "Audit",
+    "AuditResult",
+    "accuracy_by_model",
+    "resolve_targets",
+    "run_audit",
+]
 
-#: The ``target`` value of records computed on the scores of all targets concatenated.
-POOLED = "pooled"
+#: Constrained types of the audit's settings: the command line checks them before any code
+#: runs, and :class:`Audit` checks values given from Python with the same types.
+FPR = ClosedUnitInterval
+DropoutRate = restricted_number_type("DropoutRate", float, [(">=", 0), ("<", 1)])
+TargetsSetting = PositiveInt | list[NonNegativeInt] | Literal["all"]
 
-Targets = int | Sequence[int] | Literal["all"]
 
-
-def resolve_targets(targets: Targets, num_models: int) -> list[int]:
-    """The model indices to audit.
-
-    Args:
-        targets: ``"all"`` (every model), an int ``k`` (models ``0 .. k-1``; 1 = the target
-            alone), or a list of model indices.
-        num_models: Models in the run.
-
-    Returns:
-        Sorted, distinct model indices.
-
-    Raises:
-        ValueError: On an index out of range, a count outside ``[1, num_models]``, or an
-            empty list.
+def accuracy_by_model(
+    outputs: torch.Tensor, labels: torch.Tensor, keep: torch.Tensor, audit: torch.Tensor
+) -> tuple[list[float], list[float]]:
+    """Per model: accuracy on its members (train) and on its audited non-members (test).
 
     Example:
-        >>> resolve_targets("all", 3), resolve_targets(2, 3), resolve_targets([2, 0], 3)
-        ([0, 1, 2], [0, 1], [0, 2])
+        >>> out = torch.tensor([[[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]]])
+        >>> keep = torch.tensor([[True, False, False]]); audit = torch.ones(1, 3, dtype=bool)
+        >>> accuracy_by_model(out, torch.tensor([0, 1, 1]), keep, audit)
+        ([1.0], [0.5])
     """
-    if targets == "all":
-        return list(range(num_models))
-    if isinstance(targets, bool):
-        raise ValueError(
-            f"targets must be 'all', a count or a list of model indices; got {targets!r}"
-        )
-    if isinstance(targets, int):
-        if not 1 <= targets <= num_models:
-            raise ValueError(f"targets count must lie in [1, {num_models}] (models); got {targets}")
-        return list(range(targets))
-    chosen = sorted({int(t) for t in targets})
-    if not chosen or chosen[0] < 0 or chosen[-1] >= num_models:
-        raise ValueError(
-            f"targets must be model indices in [0, {num_models - 1}]; got {list(targets)}"
-        )
-    return chosen
+    correct = outputs.argmax(-1) == labels
+    train = [correct[m][keep[m]].float().mean().item() for m in range(len(outputs))]
+    test = [correct[m][audit[m] & ~keep[m]].float().mean().item() for m in range(len(outputs))]
+    return train, test
 
 
-@dataclass
-class AuditResult:
-    """Everything an audit produced.
-
-    Attributes:
-        records: One record per (attack, target), then one ``target = "pooled"`` record per
-            attack when more than one target was audited (see :func:`run_audit`).
-        scores: ``[attacks, targets, N]`` float64 scores of every pool sample.
-        targets: The audited model indices (the second axis of ``scores``).
-        attack_names: The attacks' names (the first axis of ``scores``).
-        curves: Attack -> target (int or ``"pooled"``) -> ``(fpr, tpr)`` ROC points.
-        timing: Attack -> wall-clock seconds spent scoring all targets.
-        is_member: ``[targets, N]`` bool, the membership of each sample in each target.
-        audited: ``[targets, N]`` bool, the samples audited for each target.
-    """
-
-    records: list[dict[str, Any]]
-    scores: Tensor
-    targets: list[int]
-    attack_names: list[str]
-    curves: dict[str, dict[int | str, tuple[list[float], list[float]]]]
-    timing: dict[str, float]
-    is_member: Tensor
-    audited: Tensor
-
-    def summary(self) -> list[dict[str, Any]]:
-        """One record per attack: the pooled one with several targets, else the only one."""
-        pooled = [r for r in self.records if r["target"] == POOLED]
-        return pooled if pooled else list(self.records)
+def _checked(field: str, value: Any, kind: Any, what: str) -> None:
+    """Raise :class:`ConfigError` naming ``mia.<field>`` unless ``kind(value)`` accepts it."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError("a boolean is not a number")
+        kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"`mia.{field}` must be {what}, got {value!r}.") from None
 
 
-def _mean_std(values: list[float]) -> dict[str, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "std": std}
-
-
-def run_audit(
-    inputs: AttackInputs,
-    attacks: Sequence[Attack],
-    targets: Sequence[int],
-    fpr_targets: Sequence[float] = DEFAULT_FPR_TARGETS,
-    bootstrap: int = 0,
-    seed: int = 0,
-    train_acc: Sequence[float] | None = None,
-    test_acc: Sequence[float] | None = None,
-    extra: dict[str, Any] | None = None,
-    each: Callable[[Sequence[Attack]], Iterable[Attack]] = iter,
-) -> AuditResult:
-    """Run every attack against every target; compute metrics per target and pooled.
+class Audit:
+    """The settings of a membership-inference audit, and the audit itself (:meth:`run`).
 
     Args:
-        inputs: Outputs of all models, labels, keep and audit matrices.
-        attacks: The attacks (names must be distinct).
-        targets: Audited model indices.
-        fpr_targets: FPR budgets for the TPR-at-FPR metrics.
-        bootstrap: Bootstrap replicates for confidence intervals (0: none).
+        attacks: The attacks: attack objects (``class_path`` entries in a config) and names
+            (``loss``, ``lira_online``, ``rmia_offline``, ... or a preset; see
+            :mod:`lightning_snnpriv.attacks.registry`). Default: the ``default`` preset, the
+            loss-threshold attack and the Shokri shadow attack (per-class RBF SVM, the source
+            study's).
+        fpr_targets: FPRs at which the TPR is reported, each in [0, 1].
+        targets: Models audited as the target, each with all other models as its reference
+            models (leave-one-out): ``1`` (model 0 only), a count ``k`` (models ``0..k-1``),
+            a list of model indices, or ``"all"``. With more than one, the results also hold
+            one ``target: "pooled"`` record per attack (scores of all targets concatenated,
+            with the mean and std over targets). Meant for the ``lira`` scheme.
+        bootstrap: Stratified bootstrap replicates for 95% confidence intervals of the AUC
+            and each TPR at FPR (0: none).
         seed: Seed of the bootstrap.
-        train_acc: Per-model accuracy on its members (recorded as ``target_train_acc``).
-        test_acc: Per-model accuracy on its non-members (``target_test_acc``).
-        extra: Keys added to every record (e.g. ``{"settings": ...}``).
-        each: Iterates over the attacks (a progress bar can wrap them).
+        query_dropout: Attack-side input dropout (Guan et al. 2025): each query's input is
+            multiplied by a random keep mask (inverted dropout, rate ``query_dropout``); the
+            outputs (logits, or the SNN readout) of ``query_repeats`` masks are averaged
+            (in logit space) before any signal is computed. The same masks are used for all
+            models. 0 disables it. It shapes the outputs the audit is given, so it is fixed
+            once the outputs are collected.
+        query_repeats: Number of dropout masks averaged per sample (>= 1).
+        query_seed: Seed of the dropout masks.
 
-    Returns:
-        The :class:`AuditResult`. Each record has ``attack``, ``attack_settings``, ``target``,
-        the metrics of :meth:`AttackMetrics.to_dict`, ``info``, ``target_train_acc``,
-        ``target_test_acc`` and ``extra``'s keys. The pooled record (only with more than one
-        target) also has ``targets`` and ``across_targets``: the mean and sample standard
-        deviation over targets of ``auc``, ``advantage`` and each TPR at FPR; its accuracies
-        are the means over targets, and it holds the ROC curve (``fpr``, ``tpr``). With a
-        single target its record holds the curve.
+    Example:
+        >>> audit = Audit(["loss"], fpr_targets=[0.1], bootstrap=0)
+        >>> keep = torch.tensor([[True, True, False, False]])
+        >>> outputs = torch.tensor([[[3.0, 0.0], [0.0, 3.0], [0.0, 1.0], [1.0, 0.0]]])
+        >>> result = audit.run(outputs, torch.tensor([0, 1, 0, 1]), keep, torch.ones_like(keep))
+        >>> result.records[0]["auc"], result.accuracy
+        (1.0, {'train': [1.0], 'test': [0.0]})
     """
-    extra = extra or {}
-    names = [attack.name for attack in attacks]
-    if len(set(names)) != len(names):
-        raise ValueError(f"attack names must be distinct; got {names}")
-    num_samples = inputs.num_samples
-    scores = torch.zeros(len(attacks), len(targets), num_samples, dtype=torch.float64)
-    records: list[dict[str, Any]] = []
-    curves: dict[str, dict[int | str, tuple[list[float], list[float]]]] = {}
-    timing: dict[str, float] = {}
-    keep, audit = inputs.keep.cpu(), inputs.audit.cpu()
-    pooled = len(targets) > 1
 
-    def acc(values: Sequence[float] | None, models: Sequence[int]) -> float | None:
-        return None if values is None else statistics.fmean(values[m] for m in models)
+    def __init__(
+        self,
+        attacks: Sequence[Attack | AttackName] | None = None,
+        fpr_targets: Sequence[FPR] = DEFAULT_FPR_TARGETS,
+        targets: TargetsSetting = 1,
+        bootstrap: NonNegativeInt = 200,
+        seed: int = 0,
+        query_dropout: DropoutRate = 0.0,
+        query_repeats: PositiveInt = 1,
+        query_seed: int = 0,
+    ) -> None:
+        self.attacks = build_attacks(attacks)
+        for fpr in fpr_targets:
+            _checked("fpr_targets", fpr, FPR, f"FPRs in [0, 1] (got {list(fpr_targets)})")
+        _checked("bootstrap", bootstrap, NonNegativeInt, "an integer >= 0")
+        _checked("query_dropout", query_dropout, DropoutRate, "a rate in [0, 1)")
+        _checked("query_repeats", query_repeats, PositiveInt, "an integer >= 1")
+        if targets != "all" and isinstance(targets, int):
+            _checked("targets", targets, PositiveInt, ">= 1, a list of model indices or 'all'")
+        self.fpr_targets = tuple(fpr_targets)
+        self.targets = targets
+        self.bootstrap = bootstrap
+        self.seed = seed
+        self.query_dropout = query_dropout
+        self.query_repeats = query_repeats
+        self.query_seed = query_seed
 
-    for a, attack in enumerate(each(attacks)):
-        start = time.perf_counter()
-        outputs = []
-        for t, target in enumerate(targets):
-            out = attack.score(inputs, target=target)
-            scores[a, t] = out.scores.detach().cpu().double()
-            outputs.append(out)
-        timing[attack.name] = time.perf_counter() - start
-        curves[attack.name] = {}
-        per_target = []
-        for t, target in enumerate(targets):
-            audited = audit[target]
-            metrics = evaluate(
-                scores[a, t][audited], keep[target][audited], fpr_targets, bootstrap, seed
-            )
-            per_target.append(metrics)
-            curves[attack.name][target] = (metrics.fpr, metrics.tpr)
-            records.append(
-                {
-                    "attack": attack.name,
-                    "attack_settings": attack.settings(),
-                    "target": target,
-                    **metrics.to_dict(include_curve=not pooled),
-                    "info": outputs[t].info,
-                    "target_train_acc": acc(train_acc, [target]),
-                    "target_test_acc": acc(test_acc, [target]),
-                    **extra,
-                }
-            )
-        if pooled:
-            all_scores = torch.cat([scores[a, t][audit[m]] for t, m in enumerate(targets)])
-            all_members = torch.cat([keep[m][audit[m]] for m in targets])
-            metrics = evaluate(all_scores, all_members, fpr_targets, bootstrap, seed)
-            curves[attack.name][POOLED] = (metrics.fpr, metrics.tpr)
-            budgets = list(per_target[0].tpr_at_fpr)
-            records.append(
-                {
-                    "attack": attack.name,
-                    "attack_settings": attack.settings(),
-                    "target": POOLED,
-                    "targets": list(targets),
-                    **metrics.to_dict(include_curve=True),
-                    "across_targets": {
-                        "auc": _mean_std([m.auc for m in per_target]),
-                        "advantage": _mean_std([m.advantage for m in per_target]),
-                        "tpr_at_fpr": [
-                            {"fpr_target": b, **_mean_std([m.tpr_at_fpr[b][0] for m in per_target])}
-                            for b in budgets
-                        ],
-                    },
-                    "info": {},
-                    "target_train_acc": acc(train_acc, targets),
-                    "target_test_acc": acc(test_acc, targets),
-                    **extra,
-                }
-            )
-    return AuditResult(
-        records, scores, list(targets), names, curves, timing, keep[targets], audit[targets]
-    )
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None = None, **overrides: Any) -> Audit:
+        """The audit a config section describes (a run's ``mia:``), with ``overrides`` applied.
+
+        Parsed and built by jsonargparse from this class's signature, as the ``fit`` command
+        builds its ``mia`` callback: the same names, ``class_path`` entries, types, defaults.
+        Keys of the section that are not audit settings (the callback's ``save_signals``,
+        ``print_table``) are left out.
+
+        Raises:
+            jsonargparse.ArgumentError: A value the signature does not accept.
+        """
+        from jsonargparse import ArgumentParser
+
+        names = inspect.signature(cls).parameters
+        values = {k: v for k, v in (section or {}).items() if k in names}
+        parser = ArgumentParser(exit_on_error=False)
+        parser.add_class_arguments(cls, "mia")
+        config = parser.parse_object({"mia": {**values, **overrides}})
+        return parser.instantiate(config).mia
+
+    #: Settings that describe how the outputs were collected: fixed once they are.
+    QUERY_SETTINGS = ("query_dropout", "query_repeats", "query_seed")
+
+    def settings(self) -> dict[str, Any]:
+        """The audit's settings other than the attacks (recorded in the results as ``mia``)."""
+        return {
+            "fpr_targets": list(self.fpr_targets),
+            "targets": self.targets,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "query_dropout": self.query_dropout,
+            "query_repeats": self.query_repeats,
+            "query_seed": self.query_seed,
+        }
+
+    def resolve_targets(self, num_models: int) -> list[int]:
+        """The audited model indices of a run of ``num_models`` (:class:`ConfigError` if none)."""
+        try:
+            return resolve_targets(self.targets, num_models)
+        except ValueError as err:
+            raise ConfigError(f"`mia.targets`: {err}.") from err
+
+    def check_models(self, num_models: int) -> None:
+        """Refuse a shadow attack in a run without shadow models."""
+        for attack in self.attacks:
+            if attack.requires_shadows and num_models < 2:
+                raise ConfigError(
+                    f"attack {attack.name!r} needs shadow models, but the run has none: set "
+                    "data.init_args.num_shadows >= 1, or remove the attack from mia.attacks."
+                )
+
+    def check_plan(self, keep: torch.Tensor, audit: torch.Tensor) -> None:
+        """Refuse, before any training, a membership plan that an attack cannot audit."""
+        for target in self.resolve_targets(len(keep)):
+            for attack in self.attacks:
+                attack.check_plan(keep, audit, target)
+
+    def run(
+        self,
+        outputs: torch.Tensor,
+        labels: torch.Tensor,
+        keep: torch.Tensor,
+        audit: torch.Tensor,
+        settings: dict[str, Any] | None = None,
+        each: Callable[[Sequence[Attack]], Iterable[Attack]] = iter,
+    ) -> AuditResult:
+        """Run every attack on every target of a run.
+
+        Args:
+            outputs: ``[models, N, classes]`` outputs of every model on every pool sample.
+            labels: ``[N]`` labels of the pool.
+            keep: ``[models, N]`` bool membership plan.
+            audit: ``[models, N]`` bool audited samples.
+            settings: The run's settings, recorded in every record and in the results.
+            each: Iterates over the attacks (a progress bar can wrap them).
+
+        Returns:
+            The :class:`AuditResult`; its ``results`` are the contents of ``mia_results.json``.
+        """
+        settings = {} if settings is None else settings
+        train_acc, test_acc = accuracy_by_model(outputs, labels, keep, audit)
+        inputs = AttackInputs(logits=outputs, labels=labels, keep=keep, audit=audit)
+        result = run_audit(
+            inputs,
+            self.attacks,
+            self.resolve_targets(inputs.num_models),
+            self.fpr_targets,
+            self.bootstrap,
+            self.seed,
+            train_acc,
+            test_acc,
+            extra={"settings": settings},
+            each=each,
+        )
+        result.config = self.settings()
+        return result

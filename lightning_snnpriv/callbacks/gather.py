@@ -1,4 +1,4 @@
-"""The audit pass split over processes: each rank's batches, gathered back into pool order.
+"""The audit pass: every model's outputs on the pool, split over processes, back in pool order.
 
 The pool's audit loader is cut into its batches (in pool order); rank ``r`` of ``W`` runs
 batches ``r, r + W, r + 2W, ...``. Each sample is therefore computed in exactly the batch it
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from pytorch_lightning import LightningModule
 from pytorch_lightning.strategies import Strategy
 from torch.utils.data import DataLoader
 
@@ -157,3 +158,39 @@ def gather_in_pool_order(
             strategy.all_gather(t.to(device)).cpu() for t in (outputs, labels, indices)
         )
     return merge_shards(*gathered, num_samples=num_samples)
+
+
+@torch.no_grad()
+def collect_outputs(
+    pl_module: LightningModule, loader: DataLoader, strategy: Strategy | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every model's outputs on every sample of ``loader`` (which yields ``(x, y, index)``).
+
+    With a ``strategy`` of several processes this is a collective call: each rank runs its share
+    of the loader's batches on the strategy's device, and the shares are gathered to every rank;
+    each sample is computed in the same batch as with one process.
+
+    Returns:
+        ``(outputs [num_models, N, classes], labels [N])`` in pool order, on the CPU: every
+        pool sample exactly once.
+    """
+    num_replicas = 1 if strategy is None else strategy.world_size
+    rank = 0 if strategy is None else strategy.global_rank
+    share, length = shard_loader(loader, num_replicas, rank)
+    was_training, home = pl_module.training, pl_module.device
+    device = home if strategy is None else strategy.root_device
+    pl_module.eval().to(device)
+    outputs, labels, indices = [], [], []
+    for x, y, index in share:
+        outputs.append(pl_module(x.to(device)).float().cpu())
+        labels.append(y)
+        indices.append(index)
+    pl_module.train(was_training).to(home)
+    return gather_in_pool_order(
+        strategy,
+        torch.cat(outputs, dim=1),
+        torch.cat(labels),
+        torch.cat(indices),
+        length,
+        num_samples=len(loader.dataset),  # type: ignore[arg-type]
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,10 +13,8 @@ from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
 from lightning_snnpriv.data.batched import TensorSubset, collate_batched
 from lightning_snnpriv.data.membership import MembershipPlan, Scheme, build_plan
-from lightning_snnpriv.distributed import check_same_on_all_ranks, on_global_zero
-from lightning_snnpriv.errors import ConfigError, UsageError
-
-PLAN_FILE = "membership.npz"
+from lightning_snnpriv.distributed import check_same_on_all_ranks
+from lightning_snnpriv.errors import ConfigError
 
 
 @dataclass
@@ -129,7 +126,7 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
         """Load (never download: that is ``prepare_data``'s job) the samples of the pool."""
 
     def setup(self, stage: str) -> None:
-        """Load the pool, build the plan, and save it to (or check it against) the run dir."""
+        """Load the pool and build the plan (the same on every process: checked)."""
         if self.pool is None:
             self.pool = self.load_pool()
             self.plan = build_plan(
@@ -147,7 +144,6 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
                     f"{self.shadow_train_fraction:.0%} of the target's training data, so shadow "
                     "and target training sets overlap."
                 )
-        run_dir = self._run_dir()  # on every rank: trainer.log_dir is a collective call
         if self.trainer is not None:
             check_same_on_all_ranks(
                 self.trainer.strategy,
@@ -156,42 +152,6 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
                 fix="Every process must build it from the same data and seed: give all processes "
                 "the same config, data files and seed_everything.",
             )
-        if run_dir is not None:
-            self.save_or_check_plan(run_dir)
-
-    def _run_dir(self) -> Path | None:
-        trainer = self.trainer
-        if trainer is None or trainer.log_dir is None:
-            return None
-        return Path(trainer.log_dir)
-
-    def save_or_check_plan(self, run_dir: Path) -> None:
-        """Write ``membership.npz`` in ``run_dir``, or check that the one there is this plan.
-
-        With several processes only global rank 0 reads or writes the file; the others wait for
-        its outcome and fail with it. Their plans equal rank 0's (compared in :meth:`setup`), so
-        they need not read the file (which a node-local run directory would not even show them).
-        """
-        if self.trainer is None:
-            self._save_or_check_plan(run_dir)
-        else:
-            on_global_zero(self.trainer.strategy, self._save_or_check_plan, run_dir)
-
-    def _save_or_check_plan(self, run_dir: Path) -> None:
-        assert self.plan is not None
-        path = run_dir / PLAN_FILE
-        if path.exists():
-            saved = MembershipPlan.load(path)
-            if saved != self.plan:
-                raise UsageError(
-                    f"{path}: the saved membership plan ({saved.scheme}, seed {saved.seed}, "
-                    f"{saved.digest()}) differs from the one this config builds "
-                    f"({self.plan.scheme}, seed {self.plan.seed}, {self.plan.digest()}). "
-                    "Resume with the run's own config, or start a new run."
-                )
-        else:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.plan.save(path)
 
     def _require_setup(self) -> tuple[Pool, MembershipPlan]:
         if self.pool is None or self.plan is None:

@@ -22,13 +22,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal, get_args
 
 import numpy as np
 
 from lightning_snnpriv.errors import ConfigError, UsageError
-from lightning_snnpriv.io import write_new
 
 Scheme = Literal["paper", "shokri", "lira"]
 
@@ -117,39 +115,6 @@ class MembershipPlan:
             counts = self.keep.sum(axis=0)
             if not (counts == self.num_models // 2).all():
                 raise UsageError("membership plan 'lira': a sample is not IN for half the models.")
-
-    def save(self, path: str | Path) -> None:
-        """Write the plan as ``.npz`` (keep, audit, scheme, seed, digest); never overwrites."""
-        write_new(
-            path,
-            lambda f: np.savez(
-                f,
-                keep=self.keep,
-                audit=self.audit,
-                scheme=np.array(self.scheme),
-                seed=np.array(self.seed),
-                digest=np.array(self.digest()),
-            ),
-        )
-
-    @classmethod
-    def load(cls, path: str | Path) -> MembershipPlan:
-        """Read a plan written by :meth:`save` and check that its digest matches its contents."""
-        path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                plan = cls(
-                    keep=f["keep"].astype(bool),
-                    audit=f["audit"].astype(bool),
-                    scheme=str(f["scheme"]),
-                    seed=int(f["seed"]),
-                )
-                digest = str(f["digest"])
-        except (OSError, KeyError, ValueError) as err:
-            raise UsageError(f"{path}: not a readable membership plan ({err}).") from err
-        if plan.digest() != digest:
-            raise UsageError(f"{path}: the plan's contents do not match its stored digest.")
-        return plan
 
 
 def _halves(index: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -19,9 +19,7 @@ import yaml
 from sklearn.datasets import load_breast_cancer
 
 from lightning_snnpriv.attacks import AttackInputs, LossAttack, ShokriAttack
-from lightning_snnpriv.callbacks.mia import RESULTS_FILE, SIGNALS_FILE
-from lightning_snnpriv.data.base import PLAN_FILE
-from lightning_snnpriv.data.membership import MembershipPlan
+from lightning_snnpriv.runs import PLAN_FILE, RESULTS_FILE, SIGNALS_FILE, load_plan
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -107,7 +105,7 @@ def test_signals_hold_every_pool_sample_once_in_pool_order(ddp_run):
 
 def test_every_rank_built_the_same_plan_and_only_rank_zero_saved_it(ddp_run):
     probes, run = ddp_run["probes"], ddp_run["run"]
-    saved = MembershipPlan.load(run / PLAN_FILE)
+    saved = load_plan(run / PLAN_FILE)
     assert {p["digest"] for p in probes} == {saved.digest()}
     assert list(run.glob("*.npz")) == [run / PLAN_FILE]  # no stray temporary file
     assert [p["global_rank"] for p in probes] == [0, 1]
@@ -116,7 +114,7 @@ def test_every_rank_built_the_same_plan_and_only_rank_zero_saved_it(ddp_run):
 
 def test_each_inner_loader_is_sharded_and_each_model_sees_exactly_its_members(ddp_run):
     probes, run = ddp_run["probes"], ddp_run["run"]
-    plan = MembershipPlan.load(run / PLAN_FILE)
+    plan = load_plan(run / PLAN_FILE)
     for model in range(plan.num_models):
         loaders = [p["loaders"][model] for p in probes]
         assert {lo["sampler"] for lo in loaders} == {"DistributedSampler"}
@@ -148,7 +146,7 @@ def test_a_model_without_a_batch_gets_no_gradient_and_no_update(ddp_run):
 def test_the_attack_stage_on_fixed_weights_is_the_same_with_one_process(
     ddp_run, tmp_path, monkeypatch
 ):
-    from lightning_snnpriv.cli import main
+    from lightning_snnpriv.commands import main
 
     run = ddp_run["run"]
     # the 2-process run's final weights, outside its (complete, never resumed) run directory
@@ -170,7 +168,7 @@ def test_the_attack_stage_on_fixed_weights_is_the_same_with_one_process(
     assert two_results["records"] == one_results["records"]
     assert two_results["accuracy"] == one_results["accuracy"]
     # the per-sample scores of each attack, from either set of signals
-    plan = MembershipPlan.load(run / PLAN_FILE)
+    plan = load_plan(run / PLAN_FILE)
     keep, audit = torch.from_numpy(plan.keep), torch.from_numpy(plan.audit)
     for attack in (LossAttack(), ShokriAttack()):
         scores = [

@@ -5,12 +5,12 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_snnpriv.callbacks.gather import (
+    collect_outputs,
     gather_in_pool_order,
     merge_shards,
     shard_batches,
     shard_loader,
 )
-from lightning_snnpriv.callbacks.mia import collect_outputs
 from lightning_snnpriv.data.base import IndexedDataset
 from lightning_snnpriv.distributed import disagreement
 from lightning_snnpriv.models.module import ANNClassifier

@@ -11,16 +11,16 @@ from pytorch_lightning.strategies import DDPStrategy
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from lightning_snnpriv.callbacks.mia import RESULTS_FILE, SIGNALS_FILE
-from lightning_snnpriv.cli import PrivacyCLI, main
+from lightning_snnpriv.commands import main
+from lightning_snnpriv.commands.fit import PrivacyCLI
 from lightning_snnpriv.data import PrivacyDataModule
-from lightning_snnpriv.data.base import PLAN_FILE
 from lightning_snnpriv.distributed import (
     check_unused_parameter_detection,
     detecting_unused_parameters,
 )
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import PrivacyModule
+from lightning_snnpriv.runs import PLAN_FILE, RESULTS_FILE, SIGNALS_FILE
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lightning_snnpriv.cli import main
+from lightning_snnpriv.commands import main
 from lightning_snnpriv.models import SNNClassifier
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.vectorized import VectorizedSNN

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import torch
-from reliability_cli import DEFAULT_CONFIG, REPO, SMALL
+from cli_runs import DEFAULT_CONFIG, REPO, SMALL
 
 ANN_CONFIG = REPO / "configs" / "breast_cancer_ann.yaml"
 ANN_SMALL = [arg for arg in SMALL if "num_steps" not in arg]

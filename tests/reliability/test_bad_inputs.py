@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from bad_input_cases import CASES, Case
-from reliability_cli import run_cli
+from cli_runs import run_cli
 
 
 def test_the_table_is_large_and_distinct():

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import torch
-from reliability_cli import fit_small
+from cli_runs import fit_small
 
 
 def _state(run_dir):

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import torch
-from reliability_cli import REPO, run_cli
+from cli_runs import REPO, run_cli
 
 CONFIG = REPO / "configs" / "breast_cancer_ann.yaml"
 EPOCHS = 12

@@ -1,0 +1,66 @@
+"""``python -m lightning_snnpriv``: the entry point, dispatching to the commands."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import warnings
+from collections.abc import Sequence
+
+from jsonargparse import ArgumentError
+from lightning_fabric.utilities.exceptions import MisconfigurationException
+
+from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, explain_usage_error
+from lightning_snnpriv.commands.fit import LIGHTNING_COMMANDS, build_cli
+from lightning_snnpriv.commands.registry import COMMANDS, PROG, Command
+from lightning_snnpriv.errors import find_usage_error
+
+
+def main(args: Sequence[str] | None = None) -> None:
+    """Run a command; bad input exits with code 2 and one paragraph naming the field and fix.
+
+    ``fit``, ``validate``, ``test``, ``predict`` and the top-level ``--help`` go to the
+    LightningCLI (whose parser lists every command); a registered command is parsed by its own
+    parser (the same one that parser lists).
+
+    Args:
+        args: The arguments after the program name; ``None`` reads ``sys.argv``.
+    """
+    argv = list(sys.argv[1:] if args is None else args)
+    command = Command(argv[0]) if argv and argv[0] in COMMANDS else None
+    typed = " ".join([PROG, *argv[:1]])
+    try:
+        if command is None:
+            build_cli(argv if args is not None else None)
+        elif command.uses_fit_config:
+            with warnings.catch_warnings():  # args given while sys.argv holds them too: meant
+                warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+                cli = build_cli(argv[1:], run=False, command=command)
+            command.module.run(cli)
+        else:
+            command.module.run(command.parser(), argv[1:])
+    except ArgumentError as err:
+        plain = command is not None and not command.uses_fit_config
+        message = explain_parse_error(
+            str(err), typed, config_files=_config_files(argv), option_prefix="--" if plain else ""
+        )
+        if command is not None:
+            usage = command.usage
+        elif argv and argv[0] in LIGHTNING_COMMANDS:
+            usage = f"{typed} --config CONFIG [--SECTION.KEY=VALUE ...] (--help)"
+        else:
+            usage = f"{PROG} {{{','.join([*LIGHTNING_COMMANDS, *COMMANDS])}}} ... (--help)"
+        exit_with(message, usage=usage)
+    except MisconfigurationException as err:
+        exit_with(f"trainer: {err}")
+    except Exception as err:  # a UsageError, possibly wrapped by jsonargparse's instantiation
+        usage_error = find_usage_error(err)
+        if usage_error is None:
+            raise
+        exit_with(explain_usage_error(err, usage_error))
+
+
+def _config_files(argv: list[str]) -> list[str]:
+    """The files given with ``--config``/``-c`` in ``argv``."""
+    files = [b for a, b in itertools.pairwise(argv) if a in ("--config", "-c")]
+    return files + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]

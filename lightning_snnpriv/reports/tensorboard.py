@@ -1,0 +1,82 @@
+"""An audit in the loggers: ``mia/...`` scalars, the TensorBoard HParams entry and figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pytorch_lightning.loggers import Logger, TensorBoardLogger
+
+from lightning_snnpriv.attacks.audit import AuditResult
+
+
+def audit_metrics(result: AuditResult) -> dict[str, float]:
+    """The scalars of an audit: target accuracies and each attack's summary metrics.
+
+    ``mia/target_test_acc``, ``mia/target_train_acc`` (means over the audited targets), and per
+    attack ``mia/<attack>/auc``, ``.../balanced_accuracy``, ``.../advantage``, ``.../time_s``,
+    ``.../tpr_at_fpr_<fpr>`` and, where computed, confidence bounds and the std over targets.
+    """
+    targets, accuracy = result.targets, result.accuracy or {}
+    metrics = {
+        "mia/target_test_acc": sum(accuracy["test"][t] for t in targets) / len(targets),
+        "mia/target_train_acc": sum(accuracy["train"][t] for t in targets) / len(targets),
+    }
+    for record in result.summary():
+        prefix = f"mia/{record['attack']}"
+        metrics[f"{prefix}/auc"] = record["auc"]
+        metrics[f"{prefix}/balanced_accuracy"] = record["balanced_accuracy"]
+        metrics[f"{prefix}/advantage"] = record["advantage"]
+        metrics[f"{prefix}/time_s"] = result.timing[record["attack"]]
+        if "auc_ci" in record:
+            metrics[f"{prefix}/auc_ci_low"], metrics[f"{prefix}/auc_ci_high"] = record["auc_ci"]
+        if "across_targets" in record:
+            metrics[f"{prefix}/auc_std_over_targets"] = record["across_targets"]["auc"]["std"]
+        for point in record["tpr_at_fpr"]:
+            name = f"{prefix}/tpr_at_fpr_{point['fpr_target']:g}"
+            metrics[name] = point["tpr"]
+            if "tpr_ci" in point:
+                metrics[f"{name}_ci_low"], metrics[f"{name}_ci_high"] = point["tpr_ci"]
+    return metrics
+
+
+def hparam_values(settings: Mapping[str, Any]) -> dict[str, bool | int | float | str]:
+    """Settings as TensorBoard's HParams take them: numbers, strings and booleans.
+
+    Example:
+        >>> hparam_values({"kind": "snn", "bits": None, "sizes": [8], "p": {"slope": 25.0}})
+        {'kind': 'snn', 'bits': 'none', 'sizes': '[8]', 'p.slope': 25.0}
+    """
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, bool | int | float | str):
+            flat[key] = value
+        elif isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = "none" if value is None else str(value)
+    return flat
+
+
+def log_audit(
+    loggers: Iterable[Logger],
+    step: int,
+    settings: Mapping[str, Any],
+    result: AuditResult,
+    figures: Mapping[str, Any],
+) -> None:
+    """Hand an audit to the loggers.
+
+    TensorBoard gets the metrics with the run's settings as one HParams entry
+    (``log_hyperparams(params, metrics)``, which writes the metrics at step 0, as Lightning's
+    ``hp_metric``) and the figures at ``step``; other loggers get the metrics at ``step``.
+    """
+    metrics = audit_metrics(result)
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.log_hyperparams(hparam_values(settings), metrics)
+            for tag, figure in figures.items():
+                logger.experiment.add_figure(tag, figure, global_step=step, close=False)
+        else:
+            logger.log_metrics(metrics, step=step)
+        logger.save()

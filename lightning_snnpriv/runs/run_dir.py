@@ -1,0 +1,364 @@
+"""The run directory as a type: the one place that names, writes and loads the files of a run.
+
+A fit writes into ``<save_dir>/<name>/version_N/`` (the TensorBoard logger picks ``N``):
+
+============================  ===========================================================
+``config.yaml``               the resolved config (a resumed fit adds ``config.resume-K.yaml``)
+``membership.npz``            the membership plan (keep/audit matrices, scheme, seed, digest)
+``checkpoints/``              the epoch checkpoint and ``last.ckpt`` (Lightning's names)
+``signals.pt``                every model's outputs on the pool and the labels
+``mia_results.json``          the audit's results (:attr:`AuditResult.results`)
+``scores.pt``                 attack x target x sample scores
+``roc*.png``                  ROC figures
+============================  ===========================================================
+
+``attack --run`` adds ``mia_results.K.json``, ``scores.K.pt`` and ``roc*.K.png`` with the first
+free ``K``. Every file is written once, atomically (:mod:`lightning_snnpriv.runs.files`), and
+loaded without unpickling code; every problem is a :class:`UsageError` naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from lightning_snnpriv.data.membership import MembershipPlan
+from lightning_snnpriv.errors import UsageError
+from lightning_snnpriv.runs.files import (
+    load_tensors,
+    save_figure,
+    save_tensors,
+    write_json,
+    write_new,
+)
+
+CONFIG_FILE = "config.yaml"
+PLAN_FILE = "membership.npz"
+SIGNALS_FILE = "signals.pt"
+RESULTS_FILE = "mia_results.json"
+SCORES_FILE = "scores.pt"
+#: Lightning's checkpoint folder and ``ModelCheckpoint``'s name of the latest checkpoint.
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+#: Resolution of the ROC figures saved as PNG.
+FIGURE_DPI = 120
+
+_HINT = "pass a directory written by `fit`, such as logs/<name>/version_N"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory (which need not exist yet): its files' names, writing and loading.
+
+    Args:
+        path: The directory, as given (relative paths stay relative).
+
+    Example:
+        >>> run = RunDir("logs/x/version_0")
+        >>> run.results_file(".1").name, run.figure_file("mia/roc/loss").name
+        ('mia_results.1.json', 'roc_loss.png')
+    """
+
+    path: Path
+
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    # --- names ---------------------------------------------------------------------------------
+
+    @property
+    def config_file(self) -> Path:
+        """``config.yaml``: the config the run was started with."""
+        return self.path / CONFIG_FILE
+
+    @property
+    def plan_file(self) -> Path:
+        """``membership.npz``."""
+        return self.path / PLAN_FILE
+
+    @property
+    def signals_file(self) -> Path:
+        """``signals.pt``."""
+        return self.path / SIGNALS_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """``checkpoints/``."""
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def last_checkpoint(self) -> Path:
+        """``checkpoints/last.ckpt``."""
+        return self.checkpoint_dir / LAST_CHECKPOINT
+
+    def results_file(self, suffix: str = "") -> Path:
+        """``mia_results<suffix>.json``."""
+        return self.path / RESULTS_FILE.replace(".json", f"{suffix}.json")
+
+    def scores_file(self, suffix: str = "") -> Path:
+        """``scores<suffix>.pt``."""
+        return self.path / SCORES_FILE.replace(".pt", f"{suffix}.pt")
+
+    def figure_file(self, tag: str, suffix: str = "") -> Path:
+        """The PNG of a figure tag: ``mia/roc`` -> ``roc.png``, ``mia/roc/x`` -> ``roc_x.png``."""
+        return self.path / f"{tag.removeprefix('mia/').replace('/', '_')}{suffix}.png"
+
+    def new_config_file(self) -> Path:
+        """``config.yaml``, or ``config.resume-K.yaml`` with the first free ``K`` (a resumption)."""
+        k, path = 0, self.config_file
+        while path.exists():
+            k += 1
+            path = self.path / f"config.resume-{k}.yaml"
+        return path
+
+    def free_suffix(self) -> str:
+        """``".K"``, the smallest ``K >= 1`` no results, scores or figure file uses yet."""
+        k = 1
+        while any(self.path.glob(f"*.{k}.json")) or any(self.path.glob(f"*.{k}.p[nt]*")):
+            k += 1
+        return f".{k}"
+
+    # --- state ---------------------------------------------------------------------------------
+
+    @property
+    def is_complete(self) -> bool:
+        """The audit's results are written: nothing is left to do (or to resume)."""
+        return self.results_file().exists()
+
+    @property
+    def finished_training(self) -> bool:
+        """The models' outputs are saved: training is over, the audit can be re-run."""
+        return self.signals_file.exists()
+
+    @property
+    def holds_files(self) -> bool:
+        """The directory exists and is not empty (a new run never writes into it)."""
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def save_or_check_plan(self, plan: MembershipPlan) -> None:
+        """Save ``plan`` as ``membership.npz``, or check that the saved one is this plan."""
+        if self.plan_file.exists():
+            saved = self.load_plan()
+            if saved != plan:
+                raise UsageError(
+                    f"{self.plan_file}: the saved membership plan ({saved.scheme}, seed "
+                    f"{saved.seed}, {saved.digest()}) differs from the one this config builds "
+                    f"({plan.scheme}, seed {plan.seed}, {plan.digest()}). Resume with the run's "
+                    "own config, or start a new run."
+                )
+        else:
+            save_plan(self.plan_file, plan)
+
+    def save_signals(self, outputs: torch.Tensor, labels: torch.Tensor) -> Path:
+        """Save every model's outputs on the pool and the labels as ``signals.pt``."""
+        return save_tensors(self.signals_file, {"outputs": outputs, "labels": labels})
+
+    def write_audit(
+        self,
+        results: Mapping[str, Any],
+        scores: Mapping[str, Any],
+        figures: Mapping[str, Any],
+        suffix: str = "",
+    ) -> Path:
+        """Write an audit's results, scores and figures (tag -> matplotlib figure).
+
+        Args:
+            results: ``mia_results<suffix>.json``.
+            scores: ``scores<suffix>.pt`` (tensors and plain values).
+            figures: Figure tag -> figure, each saved as ``<name><suffix>.png``.
+            suffix: Inserted before each file's extension (``".1"`` for a re-run).
+
+        Returns:
+            The results file.
+        """
+        path = write_json(self.results_file(suffix), dict(results))
+        save_tensors(self.scores_file(suffix), dict(scores))
+        for tag, figure in figures.items():
+            save_figure(self.figure_file(tag, suffix), figure, dpi=FIGURE_DPI)
+        return path
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def load_config(self) -> dict[str, Any]:
+        """``config.yaml`` as a mapping of config sections."""
+        try:
+            config = yaml.safe_load(self.config_file.read_text())
+        except (OSError, yaml.YAMLError) as err:
+            raise UsageError(
+                f"{self.config_file}: not a readable YAML config ({_first_line(err)})."
+            ) from err
+        if not isinstance(config, dict):
+            raise UsageError(
+                f"{self.config_file}: expected a mapping of config sections, got {type(config)}."
+            )
+        return config
+
+    def load_plan(self) -> MembershipPlan:
+        """``membership.npz``, checked against its digest."""
+        return load_plan(self.plan_file)
+
+    def load_signals(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``signals.pt``: ``(outputs [models, N, classes] float, labels [N] long)``."""
+        path = self.signals_file
+        signals = load_tensors(path, "signals file", "Re-run fit to produce it.")
+        outputs = signals.get("outputs") if isinstance(signals, dict) else None
+        labels = signals.get("labels") if isinstance(signals, dict) else None
+        if not isinstance(outputs, torch.Tensor) or not isinstance(labels, torch.Tensor):
+            raise UsageError(f"{path}: expected a dict with tensors 'outputs' and 'labels'.")
+        if outputs.dim() != 3 or not torch.is_floating_point(outputs):
+            raise UsageError(
+                f"{path}: 'outputs' must be a float tensor [models, samples, classes], got shape "
+                f"{tuple(outputs.shape)} and dtype {outputs.dtype}."
+            )
+        if labels.dim() != 1 or labels.dtype != torch.long:
+            raise UsageError(
+                f"{path}: 'labels' must be a long tensor [samples], got {labels.dtype} of shape "
+                f"{tuple(labels.shape)}."
+            )
+        return outputs, labels
+
+    def load_results(self, suffix: str = "") -> dict[str, Any]:
+        """``mia_results<suffix>.json``."""
+        path = self.results_file(suffix)
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise UsageError(f"{path}: not a readable results file ({_first_line(err)}).") from err
+
+    def load(self) -> Run:
+        """Load the run and check that its plan, signals and results belong together.
+
+        Raises:
+            UsageError: If the directory or one of ``config.yaml``, ``membership.npz`` and
+                ``signals.pt`` is missing or unreadable, the signals' shapes disagree with the
+                plan (number of models, number of pool samples) or with each other, an output
+                is NaN or infinite, or the results were computed on another plan.
+        """
+        path = self.path
+        if not path.is_dir():
+            raise UsageError(f"--run {path}: no such directory; {_HINT}.")
+        needed = (self.config_file, self.plan_file, self.signals_file)
+        missing = [file.name for file in needed if not file.is_file()]
+        if missing:
+            why = (
+                " (signals.pt is written when fit ends: was the run interrupted, or run with "
+                "mia.save_signals false? Resume it with --ckpt_path last)"
+                if missing == [SIGNALS_FILE]
+                else ""
+            )
+            raise UsageError(
+                f"--run {path}: not a finished run, {', '.join(missing)} missing{why}; {_HINT}."
+            )
+        config, plan = self.load_config(), self.load_plan()
+        outputs, labels = self.load_signals()
+        expected = (plan.num_models, plan.num_samples)
+        if tuple(outputs.shape[:2]) != expected or tuple(labels.shape) != (plan.num_samples,):
+            raise UsageError(
+                f"--run {path}: {SIGNALS_FILE} holds outputs of shape {tuple(outputs.shape)} and "
+                f"labels of shape {tuple(labels.shape)}, but {PLAN_FILE} is a plan of "
+                f"{plan.num_models} models x {plan.num_samples} samples: the files come from "
+                "different runs. Use an unmodified run directory, or re-run fit."
+            )
+        bad = ~torch.isfinite(outputs)
+        if bad.any():
+            model = int(bad.nonzero()[0, 0])
+            raise UsageError(
+                f"--run {path}: {SIGNALS_FILE} has {int(bad.sum())} NaN or infinite outputs (the "
+                f"first from model {model}, 0 = the target): a diverged model cannot be audited. "
+                "Re-run fit with a lower learning rate."
+            )
+        results = self.load_results() if self.is_complete else None
+        digest = (results or {}).get("settings", {}).get("scheme_digest")
+        if digest is not None and digest != plan.digest():
+            raise UsageError(
+                f"--run: {self.plan_file} (digest {plan.digest()}) is not the plan the run's "
+                f"results were computed on (digest {digest})."
+            )
+        return Run(self, config, plan, outputs, labels, results)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A loaded, checked run.
+
+    Args:
+        dir: Its directory.
+        config: Its ``config.yaml`` (the fit command's full config).
+        plan: Its membership plan.
+        outputs: ``[num_models, N, num_classes]`` float outputs of every model on the pool.
+        labels: ``[N]`` long labels of the pool.
+        results: Its ``mia_results.json``, if the audit ran.
+    """
+
+    dir: RunDir
+    config: dict[str, Any]
+    plan: MembershipPlan
+    outputs: torch.Tensor
+    labels: torch.Tensor
+    results: dict[str, Any] | None = None
+
+    @property
+    def keep(self) -> torch.Tensor:
+        """``[models, N]`` bool: the plan's training sets."""
+        return torch.from_numpy(self.plan.keep)
+
+    @property
+    def audit(self) -> torch.Tensor:
+        """``[models, N]`` bool: the plan's audited samples."""
+        return torch.from_numpy(self.plan.audit)
+
+    @property
+    def mia_config(self) -> dict[str, Any]:
+        """The ``mia:`` section of its config (the audit's settings)."""
+        return dict(self.config.get("mia") or {})
+
+
+def save_plan(path: str | Path, plan: MembershipPlan) -> Path:
+    """Write a plan as ``.npz`` (keep, audit, scheme, seed, digest); never overwrites."""
+    return write_new(
+        path,
+        lambda f: np.savez(
+            f,
+            keep=plan.keep,
+            audit=plan.audit,
+            scheme=np.array(plan.scheme),
+            seed=np.array(plan.seed),
+            digest=np.array(plan.digest()),
+        ),
+    )
+
+
+def load_plan(path: str | Path) -> MembershipPlan:
+    """Read a plan written by :func:`save_plan` and check its digest against its contents."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            plan = MembershipPlan(
+                keep=f["keep"].astype(bool),
+                audit=f["audit"].astype(bool),
+                scheme=str(f["scheme"]),
+                seed=int(f["seed"]),
+            )
+            digest = str(f["digest"])
+    except (OSError, KeyError, ValueError) as err:
+        raise UsageError(f"{path}: not a readable membership plan ({err}).") from err
+    if plan.digest() != digest:
+        raise UsageError(f"{path}: the plan's contents do not match its stored digest.")
+    return plan
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -1,0 +1,150 @@
+"""The sweep directory: the one place that names a sweep's files.
+
+::
+
+    <output_dir>/<name>/
+      manifest.json                 the sweep's definition and points (older: manifest.<k>.json)
+      runs/<point name>/version_N/  each point's run directories (lightning_snnpriv.runs)
+      runs/<point name>/attempts/   attempt_<k>.json, .out, .err: command, exit code, wall time
+      report_<N>/                   each report (results.csv, summary.*, figures/, curves/, events)
+
+Run directories are read through :mod:`lightning_snnpriv.runs`; files are written once and
+atomically (:mod:`lightning_snnpriv.runs.files`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightning_snnpriv.errors import UsageError
+from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs.files import write_json
+from lightning_snnpriv.runs.resume import newest_complete
+from lightning_snnpriv.sweeps.spec import Point, SweepSpec, is_seed_key
+
+MANIFEST_FILE = "manifest.json"
+RUNS_DIR = "runs"
+ATTEMPTS_DIR = "attempts"
+REPORT_PREFIX = "report_"
+
+
+@dataclass(frozen=True)
+class SweepDir:
+    """A sweep directory (``<output_dir>/<name>``).
+
+    Example:
+        >>> sweep = SweepDir(Path("logs/sweeps/demo"))
+        >>> sweep.point_dir("seed_everything=0-5db2b34ea6").relative_to(sweep.path).as_posix()
+        'runs/seed_everything=0-5db2b34ea6'
+    """
+
+    path: Path
+
+    @property
+    def runs_dir(self) -> Path:
+        """``runs/``: the logger's ``save_dir`` of every point's fits."""
+        return self.path / RUNS_DIR
+
+    @property
+    def manifest_file(self) -> Path:
+        """``manifest.json``."""
+        return self.path / MANIFEST_FILE
+
+    def point_dir(self, name: str) -> Path:
+        """Where a point's run directories (``version_N``) and attempts live."""
+        return self.runs_dir / name
+
+    def finished_run(self, name: str) -> RunDir | None:
+        """The newest run directory of a point that holds its audit results."""
+        return newest_complete(self.point_dir(name))
+
+    def attempts(self, name: str) -> list[dict[str, Any]]:
+        """The point's attempt records, oldest first."""
+        files = sorted(
+            (self.point_dir(name) / ATTEMPTS_DIR).glob("attempt_*.json"),
+            key=lambda p: int(p.stem.removeprefix("attempt_")),
+        )
+        return [json.loads(f.read_text()) for f in files]
+
+    def new_attempt(self, name: str) -> tuple[int, Path, Path, Path]:
+        """The next attempt of a point: its number and its record, stdout and stderr files."""
+        folder = self.point_dir(name) / ATTEMPTS_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        number = len(list(folder.glob("attempt_*.json")))
+        while any((folder / f"attempt_{number}.{ext}").exists() for ext in ("json", "err")):
+            number += 1
+        return number, *(folder / f"attempt_{number}.{ext}" for ext in ("json", "out", "err"))
+
+    def write_manifest(self, spec: SweepSpec, points: Sequence[Point]) -> Path:
+        """Write ``manifest.json`` (the sweep's definition and points).
+
+        An existing manifest with the same points is kept; one with other points (the sweep
+        config changed) is renamed to ``manifest.<k>.json``, never overwritten.
+        """
+        manifest = {
+            "name": spec.name,
+            "spec": spec.to_dict(),
+            "axes": list(spec.axes),
+            "seed_axes": [k for k in spec.axes if is_seed_key(k)],
+            "points": [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "swept": p.swept(),
+                    "overrides": p.overrides,
+                    "dir": str(self.point_dir(p.name).resolve()),
+                }
+                for p in points
+            ],
+        }
+        path = self.manifest_file
+        if path.exists():
+            if _same_points(json.loads(path.read_text()), manifest):
+                return path
+            k = 0
+            while (self.path / f"manifest.{k}.json").exists():
+                k += 1
+            path.rename(self.path / f"manifest.{k}.json")
+            print(f"sweep definition changed: previous manifest kept as manifest.{k}.json")
+        try:
+            return write_json(path, manifest)
+        except UsageError:  # written at the same moment by another task of the same sweep
+            if not _same_points(json.loads(path.read_text()), manifest):
+                raise
+            return path
+
+    def load_manifest(self) -> dict[str, Any]:
+        """The sweep's manifest (:class:`UsageError` when this is not a sweep directory)."""
+        if not self.manifest_file.is_file():
+            raise UsageError(
+                f"{self.path} is not a sweep directory (no {MANIFEST_FILE}); pass the directory a "
+                "`sweep` command created, e.g. logs/sweeps/<name>."
+            )
+        return json.loads(self.manifest_file.read_text())
+
+    def reports(self) -> list[Path]:
+        """The existing ``report_<N>`` directories."""
+        return [
+            p
+            for p in self.path.glob(f"{REPORT_PREFIX}*")
+            if p.name.removeprefix(REPORT_PREFIX).isdigit()
+        ]
+
+    def new_report_dir(self) -> Path:
+        """Create ``report_<N>`` with the next free N."""
+        n = 1 + max((int(p.name.removeprefix(REPORT_PREFIX)) for p in self.reports()), default=-1)
+        while True:
+            path = self.path / f"{REPORT_PREFIX}{n}"
+            try:
+                path.mkdir()
+                return path
+            except FileExistsError:
+                n += 1
+
+
+def _same_points(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    return old.get("points") == json.loads(json.dumps(new["points"]))

@@ -1,0 +1,154 @@
+"""Running a sweep's points: the fit command of a point, and launchers that execute them.
+
+Each point is an ordinary ``python -m lightning_snnpriv fit --config <base> --key=value ...``
+process logging into its point directory, so a crash in one point loses nothing else. A
+launcher takes the points to run and returns one attempt record per point it ran:
+:class:`LocalLauncher` runs them as subprocesses of this machine, ``jobs`` at a time. A
+scheduler (a SLURM array, GNU parallel) runs :func:`worker_command` of each point instead:
+``sweep --only <id> --no-report``, which runs that one point here, with the same bookkeeping.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+import lightning_snnpriv
+from lightning_snnpriv.runs import RESULTS_FILE
+from lightning_snnpriv.runs.files import write_json
+from lightning_snnpriv.runs.resume import versions
+from lightning_snnpriv.sweeps.layout import SweepDir
+from lightning_snnpriv.sweeps.spec import CONFIG_KEY, Point, SweepSpec, format_value
+
+#: Lines of a failed point's stderr kept as its error in the results table.
+ERROR_LINES = 6
+
+
+def fit_command(spec: SweepSpec, point: Point, python: str = sys.executable) -> list[str]:
+    """The ``fit`` command of a point, logging into ``<sweep_dir>/runs/<point name>``."""
+    runs = SweepDir(spec.sweep_dir).runs_dir.resolve()
+    args = [python, "-m", "lightning_snnpriv", "fit", "--config"]
+    args.append(str(spec.base_path(point.overrides[CONFIG_KEY])))
+    args += [f"--{k}={format_value(v)}" for k, v in point.overrides.items() if k != CONFIG_KEY]
+    args += [
+        f"--trainer.logger.init_args.save_dir={runs}",
+        f"--trainer.logger.init_args.name={point.name}",
+    ]
+    return args
+
+
+def worker_command(spec: SweepSpec, point: Point, python: str = sys.executable) -> str:
+    """A shell command that runs one point with the sweep's bookkeeping (for a scheduler)."""
+    config = shlex.quote(str(spec.path))
+    out = shlex.quote(str(spec.sweep_dir.parent))
+    return (
+        f"cd {shlex.quote(os.getcwd())} && {shlex.quote(python)} -m lightning_snnpriv sweep "
+        f"--config {config} --output-dir {out} --only {point.id} --no-report"
+    )
+
+
+def tail(text: str, lines: int = ERROR_LINES) -> str:
+    r"""The last non-empty lines of a log (progress-bar carriage returns split lines too).
+
+    Example:
+        >>> tail("a\nb\r c\n\nerror: bad value\n", lines=2)
+        'c\nerror: bad value'
+    """
+    kept = [line.strip() for line in text.replace("\r", "\n").splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
+    """Run one point's fit as a subprocess; write and return its attempt record."""
+    sweep = SweepDir(spec.sweep_dir)
+    directory = sweep.point_dir(point.name)
+    number, record_path, out_path, err_path = sweep.new_attempt(point.name)
+    command = fit_command(spec, point)
+    env = dict(os.environ)
+    package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    before = {run.path.name for run in versions(directory)}
+    started = time.time()
+    with open(out_path, "x") as out, open(err_path, "x") as err:
+        returncode = subprocess.run(
+            command, stdout=out, stderr=err, env=env, cwd=os.getcwd(), check=False
+        ).returncode
+    wall = time.time() - started
+    created = [run for run in versions(directory) if run.path.name not in before]
+    run = created[0] if created else None  # the newest new version
+    done = run is not None and run.is_complete
+    error = ""
+    if returncode != 0 or not done:
+        error = tail(err_path.read_text(errors="replace")) or f"exit code {returncode}"
+        if returncode == 0:
+            error = f"the fit ended without writing {RESULTS_FILE}:\n{error}"
+    record = {
+        "point_id": point.id,
+        "point": point.name,
+        "attempt": number,
+        "status": "finished" if returncode == 0 and done else "failed",
+        "returncode": returncode,
+        "wall_s": round(wall, 2),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+        "run_dir": str(run) if run else None,
+        "command": shlex.join(command),
+        "stdout": str(out_path),
+        "stderr": str(err_path),
+        "error": error,
+    }
+    write_json(record_path, record)
+    return record
+
+
+class Launcher(Protocol):
+    """Runs points of a sweep and returns an attempt record of each point it ran."""
+
+    def launch(
+        self,
+        spec: SweepSpec,
+        points: Sequence[Point],
+        report: Callable[[str], None] = print,
+    ) -> list[dict[str, Any]]:
+        """Run ``points``; ``report`` receives one progress line per start and end."""
+        ...
+
+
+class LocalLauncher:
+    """Runs each point's fit as a subprocess of this machine, ``jobs`` points at a time.
+
+    Args:
+        jobs: Points run at once (>= 1).
+    """
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be >= 1, got {jobs}")
+        self.jobs = jobs
+
+    def launch(
+        self,
+        spec: SweepSpec,
+        points: Sequence[Point],
+        report: Callable[[str], None] = print,
+    ) -> list[dict[str, Any]]:
+        """Run the points; return their attempt records in the points' order."""
+
+        def one(i_point: tuple[int, Point]) -> dict[str, Any]:
+            i, point = i_point
+            report(f"[{i + 1}/{len(points)}] start  {point.name}")
+            record = run_point(spec, point)
+            report(
+                f"[{i + 1}/{len(points)}] {record['status']:<8} {point.name} "
+                f"({record['wall_s']:.0f} s)"
+            )
+            return record
+
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            return list(pool.map(one, enumerate(points)))
