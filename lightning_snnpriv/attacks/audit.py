@@ -59,14 +59,15 @@ def accuracy_by_model(
     return train, test
 
 
-def _checked(field: str, value: Any, kind: Any, what: str) -> None:
+def _checked(field: str, value: Any, kind: Any, what: str, given: Any = None) -> None:
     """Raise :class:`ConfigError` naming ``mia.<field>`` unless ``kind(value)`` accepts it."""
     try:
         if isinstance(value, bool):
             raise ValueError("a boolean is not a number")
         kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"`mia.{field}` must be {what}, got {value!r}.") from None
+        shown = value if given is None else given
+        raise ConfigError(f"`mia.{field}` must be {what}, got {shown!r}.") from None
 
 
 class Audit:
@@ -118,7 +119,7 @@ class Audit:
     ) -> None:
         self.attacks = build_attacks(attacks)
         for fpr in fpr_targets:
-            _checked("fpr_targets", fpr, FPR, f"FPRs in [0, 1] (got {list(fpr_targets)})")
+            _checked("fpr_targets", fpr, FPR, "a list of FPRs in [0, 1]", list(fpr_targets))
         _checked("bootstrap", bootstrap, NonNegativeInt, "an integer >= 0")
         _checked("query_dropout", query_dropout, DropoutRate, "a rate in [0, 1)")
         _checked("query_repeats", query_repeats, PositiveInt, "an integer >= 1")

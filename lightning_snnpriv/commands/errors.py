@@ -77,6 +77,8 @@ def explain_parse_error(
     if unknown:
         problems = [f"unknown option {unknown.group(1)!r}"]
         keys.append(unknown.group(1))
+    if class_path:  # a class was given: the other alternatives of its union are not the cause
+        problems = [p for p in problems if not re.fullmatch(r"Expected a typing\.Literal\[.*\]", p)]
     name = re.search(r"Expected a dot import path string: (\S+)", message)
     names = re.search(r"Expected a typing\.Literal\[(.*?)\]", message)
     if name and names:  # a value that is neither a class nor one of the accepted names

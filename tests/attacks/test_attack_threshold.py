@@ -1,6 +1,5 @@
 import math
 
-import pytest
 import torch
 
 from lightning_snnpriv.attacks import AttackInputs, LossAttack, evaluate, loss_threshold_scores
@@ -33,12 +32,6 @@ def test_loss_attack_separates_members():
     assert auc > 0.85
     # independent check of the direction: members' mean score is higher
     assert out.scores[inputs.keep[0]].mean() > out.scores[~inputs.keep[0]].mean() + 1.0
-
-
-def test_loss_attack_chance_on_identical_distributions():
-    inputs = _synthetic(member_margin=2.0, nonmember_margin=2.0)
-    auc = evaluate(LossAttack().score(inputs).scores, inputs.keep[0], fpr_targets=(0.01,)).auc
-    assert auc == pytest.approx(0.5, abs=0.04)
 
 
 def test_loss_attack_uses_requested_target():

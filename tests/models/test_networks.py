@@ -1,3 +1,5 @@
+"""The plain networks: state local to a forward, readouts, pickling, independent copies."""
+
 import copy
 import pickle
 
@@ -48,25 +50,6 @@ def test_snn_readouts(readout):
         assert torch.equal(out, out.round())
         assert (out >= 0).all()
         assert (out <= 5).all()
-
-
-def test_hoisted_input_current_equals_recomputing_it():
-    """Direct input: computing the first layer once is exact (outputs and gradients)."""
-    net = snn()
-    x = torch.randn(4, 6) * 3
-    out = net(x)
-    out.sum().backward()
-    grads = [p.grad.clone() for p in net.parameters()]
-    net.zero_grad()
-    # reference: the straightforward loop with snntorch, input layer recomputed every step
-    mems = [torch.zeros(4, 16), torch.zeros(4, 3)]
-    for _ in range(net.num_steps):
-        spk, mems[0] = net.lifs[0].neuron(net.fcs[0](x), mems[0])
-        _, mems[1] = net.lifs[1].neuron(net.fcs[1](spk), mems[1])
-    mems[1].sum().backward()
-    torch.testing.assert_close(out, mems[1])
-    for p, g in zip(net.parameters(), grads, strict=True):
-        torch.testing.assert_close(p.grad, g)
 
 
 @pytest.mark.parametrize(
