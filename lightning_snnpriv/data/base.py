@@ -65,7 +65,8 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
     """Base DataModule of an audit: a pool, a seeded membership plan, loaders per model.
 
     Subclasses implement :meth:`load_pool` and set ``num_classes`` and ``input_shape``
-    (known without loading data, so the CLI can link them into the model).
+    (known without loading data, so the CLI can link them into the model); they take their own
+    settings and pass these on as ``**kwargs``. Every setting is read back from ``hparams``.
 
     Args:
         scheme: Membership scheme: ``paper`` (the source study's), ``shokri`` (disjoint
@@ -105,21 +106,14 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
         ):
             if not 0 < value <= 1:
                 raise ConfigError(f"`{name}` must be in (0, 1], got {value}.")
-        self.save_hyperparameters()
-        self.scheme = scheme
-        self.num_shadows = num_shadows
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.seed = seed
-        self.shadow_train_fraction = shadow_train_fraction
-        self.shadow_nonmember_fraction = shadow_nonmember_fraction
+        self.save_hyperparameters()  # with the subclasses' arguments: settings are read from it
         self.pool: Pool | None = None
         self.plan: MembershipPlan | None = None
 
     @property
     def num_models(self) -> int:
         """Target + shadows."""
-        return 1 + self.num_shadows
+        return 1 + self.hparams.num_shadows
 
     @abc.abstractmethod
     def load_pool(self) -> Pool:
@@ -127,28 +121,29 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
 
     def setup(self, stage: str) -> None:
         """Load the pool and build the plan (the same on every process: checked)."""
+        hp = self.hparams
         if self.pool is None:
             self.pool = self.load_pool()
             self.plan = build_plan(
-                self.scheme,
+                hp.scheme,
                 self.num_models,
                 self.pool.labels,
                 self.pool.is_train,
-                self.seed,
-                shadow_train_fraction=self.shadow_train_fraction,
-                shadow_nonmember_fraction=self.shadow_nonmember_fraction,
+                hp.seed,
+                shadow_train_fraction=hp.shadow_train_fraction,
+                shadow_nonmember_fraction=hp.shadow_nonmember_fraction,
             )
-            if self.scheme == "paper" and self.num_shadows:
+            if hp.scheme == "paper" and hp.num_shadows:
                 rank_zero_info(
                     "scheme 'paper' (the source study's protocol): each shadow trains on a random "
-                    f"{self.shadow_train_fraction:.0%} of the target's training data, so shadow "
+                    f"{hp.shadow_train_fraction:.0%} of the target's training data, so shadow "
                     "and target training sets overlap."
                 )
         if self.trainer is not None:
             check_same_on_all_ranks(
                 self.trainer.strategy,
                 self.plan.digest(),
-                what=f"the membership plan (scheme {self.scheme!r}, seed {self.seed})",
+                what=f"the membership plan (scheme {hp.scheme!r}, seed {hp.seed})",
                 fix="Every process must build it from the same data and seed: give all processes "
                 "the same config, data files and seed_everything.",
             )
@@ -163,10 +158,10 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
         fast = _tensor_subset(dataset)
         return DataLoader(
             dataset if fast is None else fast,
-            batch_size=self.batch_size,
+            batch_size=self.hparams.batch_size,
             shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.hparams.num_workers,
+            persistent_workers=self.hparams.num_workers > 0,
             collate_fn=None if fast is None else collate_batched,
         )
 

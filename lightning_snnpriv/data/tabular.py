@@ -13,7 +13,6 @@ from sklearn.preprocessing import StandardScaler
 from torch.utils.data import TensorDataset
 
 from lightning_snnpriv.data.base import Pool, PrivacyDataModule
-from lightning_snnpriv.data.membership import Scheme
 from lightning_snnpriv.errors import ConfigError
 
 
@@ -25,40 +24,16 @@ class SklearnDataModule(PrivacyDataModule):
 
     Args:
         test_fraction: Fraction of the dataset in the (stratified) test split.
-        scheme: See :class:`PrivacyDataModule`.
-        num_shadows: See :class:`PrivacyDataModule`.
-        batch_size: See :class:`PrivacyDataModule`.
-        num_workers: See :class:`PrivacyDataModule`.
-        seed: See :class:`PrivacyDataModule`.
-        shadow_train_fraction: See :class:`PrivacyDataModule`.
-        shadow_nonmember_fraction: See :class:`PrivacyDataModule`.
+        **kwargs: The arguments of :class:`PrivacyDataModule` (``scheme``, ``num_shadows``,
+            ``batch_size``, ...).
     """
 
     loader: ClassVar[Callable[..., Any]]
 
-    def __init__(
-        self,
-        test_fraction: float = 0.2,
-        scheme: Scheme = "shokri",
-        num_shadows: int = 1,
-        batch_size: int = 128,
-        num_workers: int = 0,
-        seed: int = 0,
-        shadow_train_fraction: float = 0.8,
-        shadow_nonmember_fraction: float = 0.2,
-    ) -> None:
+    def __init__(self, test_fraction: float = 0.2, **kwargs: Any) -> None:
         if not 0 < test_fraction < 1:
             raise ConfigError(f"`test_fraction` must be in (0, 1), got {test_fraction}.")
-        super().__init__(
-            scheme=scheme,
-            num_shadows=num_shadows,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            seed=seed,
-            shadow_train_fraction=shadow_train_fraction,
-            shadow_nonmember_fraction=shadow_nonmember_fraction,
-        )
-        self.test_fraction = test_fraction
+        super().__init__(**kwargs)
 
     def load_pool(self) -> Pool:
         """Load the bundled arrays, split them and standardize them."""
@@ -66,11 +41,14 @@ class SklearnDataModule(PrivacyDataModule):
         index = np.arange(len(y))
         try:
             train, _ = train_test_split(
-                index, test_size=self.test_fraction, stratify=y, random_state=self.seed
+                index,
+                test_size=self.hparams.test_fraction,
+                stratify=y,
+                random_state=self.hparams.seed,
             )
         except ValueError as err:  # a split too small to hold every class
             raise ConfigError(
-                f"`data.init_args.test_fraction` = {self.test_fraction} cannot split "
+                f"`data.init_args.test_fraction` = {self.hparams.test_fraction} cannot split "
                 f"{len(y)} samples of {type(self).num_classes} classes: {err}"
             ) from err
         is_train = np.zeros(len(y), dtype=bool)

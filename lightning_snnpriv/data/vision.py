@@ -25,7 +25,6 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from lightning_snnpriv.data.base import Pool, PrivacyDataModule
-from lightning_snnpriv.data.membership import Scheme
 from lightning_snnpriv.errors import ConfigError, DataError
 
 Normalization = Literal["standard", "none", "symmetric"]
@@ -126,13 +125,8 @@ class TorchvisionDataModule(PrivacyDataModule):
             Fashion-MNIST and CIFAR-10), on training batches only, never on the audit pass.
         pool_size: Cap on the pool (train + test splits): a seeded subset stratified by class
             and split, ``null`` for every sample.
-        scheme: See :class:`PrivacyDataModule`.
-        num_shadows: See :class:`PrivacyDataModule`.
-        batch_size: See :class:`PrivacyDataModule`.
-        num_workers: See :class:`PrivacyDataModule`.
-        seed: See :class:`PrivacyDataModule`.
-        shadow_train_fraction: See :class:`PrivacyDataModule`.
-        shadow_nonmember_fraction: See :class:`PrivacyDataModule`.
+        **kwargs: The arguments of :class:`PrivacyDataModule` (``scheme``, ``num_shadows``,
+            ``batch_size``, ...).
     """
 
     dataset_class: ClassVar[type[datasets.VisionDataset]]
@@ -147,34 +141,19 @@ class TorchvisionDataModule(PrivacyDataModule):
         normalization: Normalization = "standard",
         augment: bool = False,
         pool_size: int | None = None,
-        scheme: Scheme = "shokri",
-        num_shadows: int = 1,
-        batch_size: int = 128,
-        num_workers: int = 0,
-        seed: int = 0,
-        shadow_train_fraction: float = 0.8,
-        shadow_nonmember_fraction: float = 0.2,
+        **kwargs: Any,
     ) -> None:
         if pool_size is not None and pool_size < 2 * self.num_classes:
             raise ConfigError(
                 f"`data.init_args.pool_size` must be null (every sample) or at least "
                 f"{2 * self.num_classes} (one sample per class and split), got {pool_size}."
             )
-        super().__init__(
-            scheme=scheme,
-            num_shadows=num_shadows,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            seed=seed,
-            shadow_train_fraction=shadow_train_fraction,
-            shadow_nonmember_fraction=shadow_nonmember_fraction,
-        )
-        self.data_dir = Path(data_dir)
-        self.download = download
-        self.verify_checksums = verify_checksums
-        self.normalization = normalization
-        self.augment = augment
-        self.pool_size = pool_size
+        super().__init__(**kwargs)
+
+    @property
+    def data_dir(self) -> Path:
+        """``hparams.data_dir`` as a path."""
+        return Path(self.hparams.data_dir)
 
     # --- what each dataset says about itself -------------------------------------------------
 
@@ -203,7 +182,7 @@ class TorchvisionDataModule(PrivacyDataModule):
         torchvision skips files that are there (with ``verify_checksums: false``, that are
         there at all) and checks what it downloads against its archive checksums.
         """
-        if not self.download:
+        if not self.hparams.download:
             return
         for train in (True, False):
             try:
@@ -223,12 +202,12 @@ class TorchvisionDataModule(PrivacyDataModule):
             return self.loading_class()(str(self.data_dir), train=train, download=False)
         except (RuntimeError, AssertionError, ValueError, TypeError, OSError, KeyError,
                 EOFError, pickle.UnpicklingError) as err:  # fmt: skip
-            checksums = " or fail torchvision's checksums" if self.verify_checksums else ""
+            checksums = " or fail torchvision's checksums" if self.hparams.verify_checksums else ""
             raise self._files_error(
                 f"the files are present but torchvision could not load them: they are "
                 f"incomplete, corrupt{checksums} ({type(err).__name__}: {err})",
                 hint=" (files you produced yourself: set data.init_args.verify_checksums: false)"
-                if self.verify_checksums
+                if self.hparams.verify_checksums
                 else "",
             ) from None
 
@@ -246,12 +225,12 @@ class TorchvisionDataModule(PrivacyDataModule):
 
     def transform(self, train: bool) -> v2.Compose:
         """Per-sample transform: augmentation (training only), scaling, normalization."""
-        steps = list(self.augmentations()) if train and self.augment else []
+        steps = list(self.augmentations()) if train and self.hparams.augment else []
         steps.append(v2.ToDtype(torch.float32, scale=True))
         channels = self.input_shape[0]
-        if self.normalization == "standard":
+        if self.hparams.normalization == "standard":
             steps.append(v2.Normalize(self.mean, self.std))
-        elif self.normalization == "symmetric":
+        elif self.hparams.normalization == "symmetric":
             steps.append(v2.Normalize((0.5,) * channels, (0.5,) * channels))
         return v2.Compose(steps)
 
@@ -271,12 +250,12 @@ class TorchvisionDataModule(PrivacyDataModule):
                 f"labels must lie in [0, {self.num_classes}), found {labels.min()}..{labels.max()}"
             )
         is_train = np.arange(len(labels)) < len(images[0])
-        if self.pool_size is not None and self.pool_size > len(labels):
+        if self.hparams.pool_size is not None and self.hparams.pool_size > len(labels):
             raise ConfigError(
-                f"`data.init_args.pool_size` is {self.pool_size}, but the dataset has only "
+                f"`data.init_args.pool_size` is {self.hparams.pool_size}, but the dataset has only "
                 f"{len(labels)} samples (train + test): lower it or set it to null."
             )
-        index = stratified_cap(labels, is_train, self.pool_size, self.seed)
+        index = stratified_cap(labels, is_train, self.hparams.pool_size, self.hparams.seed)
         pixels = torch.cat(images)[index]
         targets = torch.from_numpy(labels[index])
         return Pool(
@@ -284,7 +263,7 @@ class TorchvisionDataModule(PrivacyDataModule):
             labels=labels[index],
             is_train=is_train[index],
             train_dataset=ImageDataset(
-                pixels, targets, self.transform(train=True), elementwise=not self.augment
+                pixels, targets, self.transform(train=True), elementwise=not self.hparams.augment
             ),
         )
 
@@ -368,7 +347,7 @@ class CIFAR10DataModule(TorchvisionDataModule):
 
     def loading_class(self) -> type[datasets.VisionDataset]:
         """CIFAR10 of torchvision, or its checksum-free subclass when not verifying."""
-        return self.dataset_class if self.verify_checksums else _CIFAR10Unverified
+        return self.dataset_class if self.hparams.verify_checksums else _CIFAR10Unverified
 
     def augmentations(self) -> list[Any]:
         """Random crop (padding 4) and horizontal flip."""

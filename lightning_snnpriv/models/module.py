@@ -53,6 +53,8 @@ class PrivacyModule(LightningModule, abc.ABC):
     without a batch gets no gradient (``None``, so Adam leaves it alone).
 
     ``num_models``, ``num_classes`` and ``input_shape`` are linked from the DataModule by the CLI.
+    Subclasses take their network's settings and pass these arguments on as ``**kwargs``; every
+    setting is read back from ``hparams``.
 
     Args:
         num_models: Target + shadows.
@@ -77,18 +79,31 @@ class PrivacyModule(LightningModule, abc.ABC):
         super().__init__()
         if num_models < 1:
             raise ConfigError(f"`num_models` must be >= 1, got {num_models}.")
+        # with the subclasses' arguments: their settings are read back from hparams
         self.save_hyperparameters(ignore=["optimizer"])
-        self.num_models = num_models
-        self.num_classes = num_classes
-        self.input_shape = tuple(input_shape)
         self.optimizer = optimizer
         self.ensemble = build_ensemble(self.configure_network, num_models, ensemble)
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
+    @property
+    def num_models(self) -> int:
+        """Target + shadows (linked from the data)."""
+        return self.hparams.num_models
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (linked from the data)."""
+        return self.hparams.num_classes
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input sample (linked from the data)."""
+        return tuple(self.hparams.input_shape)
+
     @abc.abstractmethod
     def configure_network(self) -> nn.Module:
-        """Build one freshly initialized copy of the network."""
+        """Build one freshly initialized copy of the network (settings from ``hparams``)."""
 
     @property
     def kind(self) -> str:
@@ -170,11 +185,8 @@ class ANNClassifier(PrivacyModule):
         input_bits: Input bits (brevitas ``QuantIdentity``, 2 to 32), ``null`` for full
             precision.
         per_channel_scaling: One weight scale per output channel instead of per tensor.
-        num_models: See :class:`PrivacyModule` (linked from the data).
-        num_classes: See :class:`PrivacyModule` (linked from the data).
-        input_shape: See :class:`PrivacyModule` (linked from the data).
-        optimizer: See :class:`PrivacyModule`.
-        ensemble: See :class:`PrivacyModule`.
+        **kwargs: The arguments of :class:`PrivacyModule` (``num_models``, ``num_classes`` and
+            ``input_shape``, linked from the data; ``optimizer``, ``ensemble``).
     """
 
     def __init__(
@@ -185,32 +197,25 @@ class ANNClassifier(PrivacyModule):
         act_bits: int | None = None,
         input_bits: int | None = None,
         per_channel_scaling: bool = False,
-        num_models: int = 2,
-        num_classes: int = 2,
-        input_shape: Sequence[int] = (1,),
-        optimizer: OptimizerCallable = _adam,
-        ensemble: EnsembleMode = "auto",
+        **kwargs: Any,
     ) -> None:
         _check_quant_bits(weight_bits, input_bits)
         quant.check_bits(f"{FIELD}act_bits", act_bits)
         _check_sizes(hidden_sizes)
-        self.hidden_sizes = list(hidden_sizes)
-        self.conv_channels = list(conv_channels)
-        self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
-        self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
+        super().__init__(**kwargs)
 
     def configure_network(self) -> nn.Module:
         """One ANN."""
+        hp = self.hparams
         return ANN(
             self.input_shape,
             self.num_classes,
-            self.hidden_sizes,
-            weight_bits=self.weight_bits,
-            act_bits=self.act_bits,
-            input_bits=self.input_bits,
-            per_channel=self.per_channel_scaling,
-            conv_channels=self.conv_channels,
+            list(hp.hidden_sizes),
+            weight_bits=hp.weight_bits,
+            act_bits=hp.act_bits,
+            input_bits=hp.input_bits,
+            per_channel=hp.per_channel_scaling,
+            conv_channels=list(hp.conv_channels),
         )
 
 
@@ -252,11 +257,8 @@ class SNNClassifier(PrivacyModule):
             ``threshold * (1 + upper_limit)``; ``null`` takes snntorch's default (0.2). Only with
             ``act_bits`` set.
         per_channel_scaling: One weight scale per output channel instead of per tensor.
-        num_models: See :class:`PrivacyModule` (linked from the data).
-        num_classes: See :class:`PrivacyModule` (linked from the data).
-        input_shape: See :class:`PrivacyModule` (linked from the data).
-        optimizer: See :class:`PrivacyModule`.
-        ensemble: See :class:`PrivacyModule`.
+        **kwargs: The arguments of :class:`PrivacyModule` (``num_models``, ``num_classes`` and
+            ``input_shape``, linked from the data; ``optimizer``, ``ensemble``).
     """
 
     def __init__(
@@ -278,11 +280,7 @@ class SNNClassifier(PrivacyModule):
         state_quant_lower_limit: float | None = None,
         state_quant_upper_limit: float | None = None,
         per_channel_scaling: bool = False,
-        num_models: int = 2,
-        num_classes: int = 2,
-        input_shape: Sequence[int] = (1,),
-        optimizer: OptimizerCallable = _adam,
-        ensemble: EnsembleMode = "auto",
+        **kwargs: Any,
     ) -> None:
         _check_quant_bits(weight_bits, input_bits)
         quant.check_state_bits(f"{FIELD}act_bits", act_bits)
@@ -301,28 +299,21 @@ class SNNClassifier(PrivacyModule):
             raise ConfigError(f"`beta` (membrane decay) must be in (0, 1], got {beta}.")
         if threshold <= 0:
             raise ConfigError(f"`threshold` must be > 0, got {threshold}.")
-        self.hidden_sizes = list(hidden_sizes)
-        self.conv_channels, self.spiking_conv = list(conv_channels), spiking_conv
-        self.encoding = encoding
-        self.num_steps, self.beta, self.threshold = num_steps, beta, threshold
-        self.reset_mechanism = reset_mechanism
+        #: The surrogate (by name, with its hyper-parameters resolved and checked).
         self.surrogate = Surrogate(surrogate, surrogate_params, field=FIELD)
-        self.readout = readout
-        self.weight_bits, self.act_bits, self.input_bits = weight_bits, act_bits, input_bits
         #: ``(lower_limit, upper_limit)`` in effect (snntorch's defaults where not set).
         self.state_quant_limits = tuple(
             quant.STATE_QUANT_DEFAULTS[key] if value is None else value
             for key, value in limits.items()
         )
-        self.per_channel_scaling = per_channel_scaling
-        super().__init__(num_models, num_classes, input_shape, optimizer, ensemble)
+        super().__init__(**kwargs)
 
     def settings(self) -> dict[str, Any]:
         """Model settings, with the surrogate's hyper-parameters and state_quant limits resolved.
 
         The state_quant limits are ``None`` when the membrane is not quantized.
         """
-        quantized = self.act_bits is not None
+        quantized = self.hparams.act_bits is not None
         return {
             **super().settings(),
             "surrogate_params": self.surrogate.params,
@@ -332,24 +323,25 @@ class SNNClassifier(PrivacyModule):
 
     def configure_network(self) -> nn.Module:
         """One SNN."""
+        hp = self.hparams
         return SNN(
             self.input_shape,
             self.num_classes,
-            self.hidden_sizes,
-            num_steps=self.num_steps,
-            beta=self.beta,
-            threshold=self.threshold,
-            reset_mechanism=self.reset_mechanism,
+            list(hp.hidden_sizes),
+            num_steps=hp.num_steps,
+            beta=hp.beta,
+            threshold=hp.threshold,
+            reset_mechanism=hp.reset_mechanism,
             surrogate=self.surrogate,
-            readout=self.readout,
-            weight_bits=self.weight_bits,
-            act_bits=self.act_bits,
-            input_bits=self.input_bits,
+            readout=hp.readout,
+            weight_bits=hp.weight_bits,
+            act_bits=hp.act_bits,
+            input_bits=hp.input_bits,
             state_quant_limits=self.state_quant_limits,
-            per_channel=self.per_channel_scaling,
-            conv_channels=self.conv_channels,
-            spiking_conv=self.spiking_conv,
-            encoding=self.encoding,
+            per_channel=hp.per_channel_scaling,
+            conv_channels=list(hp.conv_channels),
+            spiking_conv=hp.spiking_conv,
+            encoding=hp.encoding,
         )
 
 

@@ -57,19 +57,21 @@ def test_paper_config_follows_the_recipe(
     for net in model.ensemble.members:
         assert sum(p.numel() for p in net.parameters()) == TABLE[dataset]
     # data: the source study's membership protocol and batch size
-    assert data.scheme == "paper"
-    assert data.num_shadows == 1
-    assert data.batch_size == 128
-    assert (data.shadow_train_fraction, data.shadow_nonmember_fraction) == (0.8, 0.2)
+    hp = data.hparams
+    assert hp.scheme == "paper"
+    assert hp.num_shadows == 1
+    assert hp.batch_size == 128
+    assert (hp.shadow_train_fraction, hp.shadow_nonmember_fraction) == (0.8, 0.2)
     # optimizer: Adam, lr 1e-4 (ANN) / 1e-3 (SNN), with the fused kernel (same update rule)
     optimizer = model.configure_optimizers()
     assert isinstance(optimizer, torch.optim.Adam)
     assert optimizer.defaults["lr"] == {"ann": 1e-4, "snn": 1e-3}[kind]
     assert optimizer.defaults["fused"]
     if kind == "snn":
-        assert model.num_steps == 10
-        assert (model.beta, model.threshold, model.reset_mechanism) == (0.95, 1.0, "subtract")
-        assert (model.encoding, model.readout, model.spiking_conv) == (
+        hp = model.hparams
+        assert hp.num_steps == 10
+        assert (hp.beta, hp.threshold, hp.reset_mechanism) == (0.95, 1.0, "subtract")
+        assert (hp.encoding, hp.readout, hp.spiking_conv) == (
             "direct", "membrane_last", False,
         )  # fmt: skip
     # attack: one RBF SVM per class on the raw output vector, no cap on its training set

@@ -93,5 +93,5 @@ class RankSeededBreastCancer(BreastCancerDataModule):
     def setup(self, stage: str) -> None:
         """Shift the seed by the global rank, then set up as usual."""
         if self.pool is None:
-            self.seed += self.trainer.global_rank
+            self.hparams.seed += self.trainer.global_rank
         super().setup(stage)
