@@ -12,8 +12,8 @@ still loads with ``torch.load(weights_only=True)``):
 
 ``last.ckpt`` costs no second write: with the default ``save_top_k=1`` and no ``monitor``, the
 epoch checkpoint just written holds exactly the state ``last.ckpt`` would hold, so ``last.ckpt``
-becomes a hard link to it (a paper ConvNet job's checkpoint is about 77 MB: one write per epoch
-instead of two). The link replaces the old ``last.ckpt`` atomically (``os.replace``) and a hard
+becomes a hard link to it (one write per epoch instead of two; a ConvNet's checkpoint is tens
+of megabytes). The link replaces the old ``last.ckpt`` atomically (``os.replace``) and a hard
 link keeps its data when the older epoch file is deleted, so at every moment ``last.ckpt`` is a
 complete checkpoint (a run killed at any point resumes from it); where hard links fail it is a
 copy.

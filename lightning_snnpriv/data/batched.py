@@ -1,8 +1,8 @@
 """Whole-batch fetching from in-memory tensors: one indexing operation per batch, not per sample.
 
 A ``DataLoader`` over ``Subset(TensorDataset(...))`` calls ``__getitem__`` once per sample and
-stacks the samples again (about 1.5 ms per batch of 128 on this project's CPU, a tenth of a
-small MLP's training step; ``benchmarks/overhead.py``). :class:`TensorSubset` implements
+stacks the samples again, which costs a noticeable share of a small MLP's training step
+(measured by ``benchmarks/overhead.py``). :class:`TensorSubset` implements
 ``__getitems__``, which the ``DataLoader`` calls with a whole batch of positions, and returns
 the batch already stacked; :func:`collate_batched` passes it through. The same positions
 give the same tensors, in the same order, as the per-sample path.
