@@ -39,7 +39,11 @@ def add_arguments(parser: ArgumentParser) -> None:
         "scheduler: each runs that point with `--only ID --no-report`); run nothing.",
     )
     parser.add_argument(
-        "--only", nargs="+", type=str, default=None, help="Run only these point ids (--dry-run)."
+        "--only",
+        nargs="+",
+        type=str,
+        default=None,
+        help="Run only these point ids (listed by --dry-run).",
     )
     parser.add_argument(
         "--output-dir", type=str | None, default=None, help="Replaces the config's output_dir."
