@@ -13,6 +13,7 @@ from lightning_snnpriv.attacks.reference import (
     LIRA_SCHEME_FIX,
     as_float64,
     check_reference_counts,
+    equal_reference_counts,
     reference_models,
     require_references,
 )
@@ -29,7 +30,12 @@ MAX_BLOCK = 1 << 22
 
 
 def rmia_marginal(
-    reference_p: Tensor, reference_keep: Tensor, *, online: bool, a: float
+    reference_p: Tensor,
+    reference_keep: Tensor,
+    *,
+    online: bool,
+    a: float,
+    audited: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``Pr(x)``, the probability of each sample averaged over the reference models.
 
@@ -37,14 +43,22 @@ def rmia_marginal(
     * offline: ``((1 + a) * mean_OUT p_y + (1 - a)) / 2``, the authors' linear approximation of
       the unseen IN models from the OUT ones.
 
+    Every sample's means are over the same number of IN and of OUT references
+    (:func:`~lightning_snnpriv.attacks.reference.equal_reference_counts`): in a leave-one-out
+    audit a member would otherwise average one IN reference fewer than a non-member, and the
+    noise of ``Pr(x)``, hence the spread of its scores, would depend on its membership.
+
     Args:
         reference_p: ``[K, N]`` true-label probabilities of the reference models (float64).
         reference_keep: ``[K, N]`` bool, True where the reference model trained on the sample.
         online: Online (IN and OUT references) or offline (OUT only).
         a: Offline approximation parameter in ``[0, 1]``.
+        audited: ``[N]`` bool, the samples whose least IN and OUT counts every sample is cut
+            to (None: all samples).
 
     Returns:
-        ``(pr_x [N], n_in [N], n_out [N])``; NaN where needed references are missing.
+        ``(pr_x [N], n_in [N], n_out [N])`` with the references used per sample; NaN where
+        needed references are missing.
 
     Example:
         >>> p = torch.tensor([[0.9], [0.5]], dtype=torch.float64)
@@ -55,19 +69,27 @@ def rmia_marginal(
         0.675
     """
     keep = reference_keep.cpu()
-    n_in, n_out = keep.sum(0), (~keep).sum(0)
+    if audited is None:
+        audited = torch.ones(keep.shape[1], dtype=torch.bool)
+    use_in, use_out, _, _ = equal_reference_counts(keep, audited, need_in=online)
+    n_in, n_out = use_in.sum(0), use_out.sum(0)
     zero = torch.zeros((), dtype=reference_p.dtype)
-    mean_out = torch.where(~keep, reference_p, zero).sum(0) / n_out
+    mean_out = torch.where(use_out, reference_p, zero).sum(0) / n_out
     if online:
-        mean_in = torch.where(keep, reference_p, zero).sum(0) / n_in
+        mean_in = torch.where(use_in, reference_p, zero).sum(0) / n_in
         return (mean_in + mean_out) / 2, n_in, n_out
     return ((1 + a) * mean_out + (1 - a)) / 2, n_in, n_out
 
 
-def pairwise_fraction(
-    ratio_x: Tensor, ratio_z: Tensor, gamma: float, exclude: Tensor | None = None
-) -> Tensor:
-    """For each x, the fraction of z with ``ratio_x[x] / ratio_z[z] >= gamma``.
+def pairwise_fraction(ratio_x: Tensor, ratio_z: Tensor, gamma: float) -> Tensor:
+    """For each x, the fraction of z with ``ratio_x[x] / ratio_z[z] > gamma`` (strictly).
+
+    Strict, as the authors' code and LeakPro: a candidate that is itself one of the z has
+    ``LR(x, x) = 1``, which never exceeds ``gamma >= 1``, so every candidate is compared with
+    the same ``Z`` population samples and its score is a fraction of the same denominator; the
+    most member-like non-member then scores below a member that dominates it (with ``>=``, or
+    with the self-pair left out of the denominator, both would score exactly 1.0: a tie at the
+    top that makes the TPR at FPR 0 zero).
 
     Computed block by block (at most :data:`MAX_BLOCK` ratios at once), so memory stays
     bounded for large pools.
@@ -75,31 +97,24 @@ def pairwise_fraction(
     Args:
         ratio_x: ``[N]`` ``Pr(x|theta) / Pr(x)``.
         ratio_z: ``[Z]`` ``Pr(z|theta) / Pr(z)`` of the population samples.
-        gamma: Likelihood-ratio threshold.
-        exclude: Optional ``[N]`` long: index into ``z`` of the population sample that is x
-            itself (``-1`` if none); that pair is left out, so x is never compared to itself.
+        gamma: Likelihood-ratio threshold, ``>= 1``.
 
     Returns:
         ``[N]`` float64 fractions in ``[0, 1]``.
 
     Example:
         >>> pairwise_fraction(torch.tensor([1.0, 4.0]), torch.tensor([1.0, 2.0]), 1.0).tolist()
-        [0.5, 1.0]
+        [0.0, 1.0]
     """
+    if not gamma >= 1:
+        raise ValueError(f"gamma must be >= 1; got {gamma}")
     chunk = max(1, MAX_BLOCK // max(1, ratio_z.numel()))
     counts = []
     for start in range(0, ratio_x.numel(), chunk):
-        block = (ratio_x[start : start + chunk, None] / ratio_z[None, :]) >= gamma
+        block = (ratio_x[start : start + chunk, None] / ratio_z[None, :]) > gamma
         counts.append(block.sum(1))
     count = torch.cat(counts).double() if counts else torch.zeros(0, dtype=torch.float64)
-    total = torch.full_like(count, float(ratio_z.numel()))
-    if exclude is not None:
-        self_pair = exclude >= 0
-        idx = exclude.clamp(min=0)
-        self_hit = self_pair & ((ratio_x / ratio_z[idx]) >= gamma)
-        count = count - self_hit.double()
-        total = total - self_pair.double()
-    return count / total.clamp(min=1)
+    return count / max(1, ratio_z.numel())
 
 
 def rmia_scores(
@@ -111,33 +126,35 @@ def rmia_scores(
     online: bool,
     a: float = 0.3,
     gamma: float = 1.0,
+    audited: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """RMIA scores: for each x, the fraction of population z with ``LR(x, z) >= gamma``.
+    """RMIA scores: for each x, the fraction of population z with ``LR(x, z) > gamma``.
 
     ``LR(x, z) = (Pr(x|theta) / Pr(x)) / (Pr(z|theta) / Pr(z))`` with ``Pr(.|theta)`` the
-    audited model's true-label probability and ``Pr(.)`` from :func:`rmia_marginal`.
+    audited model's true-label probability and ``Pr(.)`` from :func:`rmia_marginal`; see
+    :func:`pairwise_fraction` for why the inequality is strict.
 
     Args:
         target_p: ``[N]`` true-label probability of the audited model.
         reference_p: ``[K, N]`` true-label probabilities of the reference models.
         reference_keep: ``[K, N]`` bool, IN/OUT of each reference model.
         population: ``[Z]`` long: pool indices of the population samples z (non-members of
-            the audited model); a candidate x that is also in the population is not compared
-            with itself.
+            the audited model).
         online: Online (IN and OUT references) or offline (OUT only, with ``a``).
         a: Offline approximation parameter in ``[0, 1]``.
-        gamma: Likelihood-ratio threshold (>= 1 in the paper's configs).
+        gamma: Likelihood-ratio threshold (``>= 1``; 1 or 2 in the paper's configs).
+        audited: ``[N]`` bool, the audited samples (they set the reference counts, see
+            :func:`rmia_marginal`; None: all samples).
 
     Returns:
         ``(scores [N] float64, n_in [N], n_out [N])``.
     """
     p_target = as_float64(target_p)
-    pr_x, n_in, n_out = rmia_marginal(as_float64(reference_p), reference_keep, online=online, a=a)
+    pr_x, n_in, n_out = rmia_marginal(
+        as_float64(reference_p), reference_keep, online=online, a=a, audited=audited
+    )
     ratio = p_target / pr_x
-    population = population.cpu()
-    position = torch.full((p_target.numel(),), -1, dtype=torch.long)
-    position[population] = torch.arange(population.numel())
-    scores = pairwise_fraction(ratio, ratio[population], gamma, exclude=position)
+    scores = pairwise_fraction(ratio, ratio[population.cpu()], gamma)
     return scores, n_in, n_out
 
 
@@ -190,7 +207,14 @@ def tune_offline_a(
     aucs = {}
     for a in grid:
         scores, _, n_out = rmia_scores(
-            p[stand_in], p[others], keep[others], population, online=False, a=a, gamma=gamma
+            p[stand_in],
+            p[others],
+            keep[others],
+            population,
+            online=False,
+            a=a,
+            gamma=gamma,
+            audited=audited,
         )
         usable = audited & (n_out > 0)
         aucs[float(a)] = _auc(scores[usable], keep[stand_in][usable])
@@ -228,14 +252,16 @@ class RMIAAttack(Attack):
 
     ``Pr(x|theta)`` is the audited model's true-label probability ``p_y``; the reference models
     are all other models. The population z is drawn (seeded) from the audited model's
-    non-members in the pool. The attack's name is ``rmia_online`` or ``rmia_offline``.
+    non-members in the pool; each sample's ``Pr(x)`` is averaged over the same number of IN
+    and OUT references. The attack's name is ``rmia_online`` or ``rmia_offline``.
 
     Args:
         online: Online (references IN and OUT for each sample) or offline (OUT only).
         a: Offline only: the approximation parameter in ``[0, 1]`` (0.3 in the authors'
             configs), or ``"tune"`` to pick it from a grid by attacking one reference model
             with the others (recorded in the results' ``info``).
-        gamma: Threshold on the pairwise likelihood ratio (> 0; 1 or 2 in the paper).
+        gamma: Threshold on the pairwise likelihood ratio (>= 1; 1 or 2 in the paper): a
+            candidate is counted against the z it strictly dominates by more than ``gamma``.
         num_population: Number of population samples z (None: all non-members of the target).
         seed: Seed of the population draw.
 
@@ -260,8 +286,12 @@ class RMIAAttack(Attack):
             isinstance(a, bool) or not isinstance(a, int | float) or not 0 <= a <= 1
         ):
             raise ConfigError(f"RMIAAttack a must be a number in [0, 1] or 'tune'; got {a!r}")
-        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma > 0:
-            raise ConfigError(f"RMIAAttack gamma must be a number > 0; got {gamma!r}")
+        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma >= 1:
+            raise ConfigError(
+                f"RMIAAttack gamma must be a number >= 1 (1 or 2 in the paper); got {gamma!r}. "
+                "Below 1 a candidate that is one of the population samples z would count its "
+                "comparison with itself (LR(x, x) = 1 > gamma), which only non-members can."
+            )
         if num_population is not None and (
             isinstance(num_population, bool)
             or not isinstance(num_population, int)
@@ -314,7 +344,14 @@ class RMIAAttack(Attack):
             info["tuning_auc"] = {f"{k:g}": v for k, v in aucs.items()}
         population = draw_population(keep[target], audit[target], self.num_population, self.seed)
         scores, n_in, n_out = rmia_scores(
-            p[target], p[refs], keep[refs], population, online=self.online, a=a, gamma=self.gamma
+            p[target],
+            p[refs],
+            keep[refs],
+            population,
+            online=self.online,
+            a=a,
+            gamma=self.gamma,
+            audited=audit[target],
         )
         require_references(n_out, 1, audit[target], self.name, "OUT", LIRA_SCHEME_FIX)
         if self.online:

@@ -26,33 +26,38 @@ def _case(seed=0, num_models=7, n=30, c=3):
     return logits, labels, keep
 
 
+def _first(keep, refs, inside):
+    """Per sample, its references with ``keep == inside``, cut to the least count (model order)."""
+    lists = [[m for m in refs if keep[m][i] == inside] for i in range(len(keep[0]))]
+    n = min(len(x) for x in lists)
+    return [x[:n] for x in lists]
+
+
 def _direct(p, keep, target, population, online, a, gamma):
-    """Plain Python loop over x and z, as the paper writes it."""
+    """Plain Python loop over x and z, as the paper writes it (strict ``>``, as its code)."""
     refs = [m for m in range(len(p)) if m != target]
+    ins, outs = _first(keep, refs, True), _first(keep, refs, False)
 
     def pr(i):
-        ins = [p[m][i] for m in refs if keep[m][i]]
-        outs = [p[m][i] for m in refs if not keep[m][i]]
+        mean_in = sum(p[m][i] for m in ins[i]) / len(ins[i]) if ins[i] else 0.0
+        mean_out = sum(p[m][i] for m in outs[i]) / len(outs[i])
         if online:
-            return (sum(ins) / len(ins) + sum(outs) / len(outs)) / 2
-        return ((1 + a) * sum(outs) / len(outs) + (1 - a)) / 2
+            return (mean_in + mean_out) / 2
+        return ((1 + a) * mean_out + (1 - a)) / 2
 
     scores = []
     for x in range(len(p[0])):
-        hits = total = 0
-        for z in population:
-            if z == x:
-                continue  # a candidate is never compared with itself
+        hits = 0
+        for z in population:  # x itself among the z: LR(x, x) = 1 is never > gamma >= 1
             lr = (p[target][x] / pr(x)) / (p[target][z] / pr(z))
-            hits += lr >= gamma
-            total += 1
-        scores.append(hits / total)
+            hits += lr > gamma
+        scores.append(hits / len(population))
     return np.array(scores)
 
 
 @pytest.mark.parametrize(
     ("online", "a", "gamma"),
-    [(True, 0.0, 1.0), (False, 0.3, 1.0), (False, 0.7, 2.0), (True, 0.0, 0.5)],
+    [(True, 0.0, 1.0), (False, 0.3, 1.0), (False, 0.7, 2.0), (True, 0.0, 1.5)],
 )
 def test_rmia_matches_loop_over_z(online, a, gamma, monkeypatch):
     monkeypatch.setattr(rmia_module, "MAX_BLOCK", 37)  # force many small chunks
@@ -98,7 +103,9 @@ def test_rmia_needs_out_references():
         RMIAAttack(online=False).score(inputs)
 
 
-@pytest.mark.parametrize("kwargs", [{"a": 1.5}, {"a": "auto"}, {"gamma": 0}, {"num_population": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"a": 1.5}, {"a": "auto"}, {"gamma": 0}, {"gamma": 0.5}, {"num_population": 0}]
+)
 def test_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         RMIAAttack(**kwargs)
@@ -111,8 +118,9 @@ def test_reference_attack_matches_loop():
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, 3).double(), labels.repeat(7), reduction="none"
     ).reshape(7, -1)
-    expected = []
-    for i in range(30):
-        outs = [m for m in range(7) if m != 2 and not keep[m, i]]
-        expected.append(np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs]))
+    outs = _first(keep.tolist(), [m for m in range(7) if m != 2], False)
+    assert len({len(x) for x in outs}) == 1 < len(set((~keep[[0, 1, 3, 4, 5, 6]]).sum(0).tolist()))
+    expected = [
+        np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs[i]]) for i in range(30)
+    ]
     np.testing.assert_allclose(out.scores.numpy(), expected)
