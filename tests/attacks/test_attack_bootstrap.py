@@ -44,7 +44,12 @@ def test_ci_is_seeded_and_brackets_the_estimate():
     d = a.to_dict()
     assert d["auc_ci"] == list(a.ci["auc"])
     assert d["tpr_at_fpr"][0]["tpr_ci"] == list(a.ci["tpr_at_fpr"][0.1])
-    assert d["bootstrap"] == {"size": 200, "confidence": 0.95, "seed": 0}
+    assert d["bootstrap"] == {
+        "size": 200,
+        "confidence": 0.95,
+        "seed": 0,
+        "unit": "sample (stratified by membership)",
+    }
     assert evaluate(scores, members, fpr_targets=(0.1,)).ci is None
 
 
