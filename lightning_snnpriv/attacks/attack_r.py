@@ -33,6 +33,7 @@ class ReferenceAttack(Attack):
 
     name = "reference"
     requires_shadows = True
+    few_score_levels = True  # k / n_out for k = 0 .. n_out
 
     def check_plan(self, keep: Tensor, audit: Tensor, target: int = 0) -> None:
         """Refuse a plan without OUT references for an audited sample."""

@@ -31,7 +31,10 @@ def reference_models(inputs: AttackInputs, target: int) -> list[int]:
 
 
 def equal_reference_counts(
-    reference_keep: Tensor, audited: Tensor, need_in: bool = True
+    reference_keep: Tensor,
+    audited: Tensor,
+    need_in: bool = True,
+    available: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, int, int]:
     """Select the same number of IN and of OUT reference models for every sample.
 
@@ -49,6 +52,8 @@ def equal_reference_counts(
         reference_keep: ``[K, N]`` bool, True where the reference model trained on the sample.
         audited: ``[N]`` bool, the samples whose scores are evaluated (they set the counts).
         need_in: Keep IN references too (online attacks); False keeps none (offline).
+        available: ``[K, N]`` bool, the (reference, sample) pairs that may be used (None: all;
+            the Shokri attack uses only the pairs each shadow audits).
 
     Returns:
         ``(use_in [K, N], use_out [K, N], n_in, n_out)``: the selected IN and OUT references
@@ -67,16 +72,17 @@ def equal_reference_counts(
     """
     keep = reference_keep.cpu()
     audited = audited.cpu()
+    usable = torch.ones_like(keep) if available is None else available.cpu()
 
     def first(mask: Tensor) -> tuple[Tensor, int]:
         counts = mask.sum(0)
         n = int(counts[audited].min()) if audited.any() else 0
         return mask & (mask.cumsum(0) <= n), n
 
-    use_out, n_out = first(~keep)
+    use_out, n_out = first(~keep & usable)
     if not need_in:
         return torch.zeros_like(keep), use_out, 0, n_out
-    use_in, n_in = first(keep)
+    use_in, n_in = first(keep & usable)
     return use_in, use_out, n_in, n_out
 
 

@@ -81,40 +81,64 @@ def rmia_marginal(
     return ((1 + a) * mean_out + (1 - a)) / 2, n_in, n_out
 
 
-def pairwise_fraction(ratio_x: Tensor, ratio_z: Tensor, gamma: float) -> Tensor:
-    """For each x, the fraction of z with ``ratio_x[x] / ratio_z[z] > gamma`` (strictly).
+def pairwise_fraction(
+    ratio_x: Tensor, ratio_z: Tensor, gamma: float, left_out: Tensor | None = None
+) -> Tensor:
+    """For each x, the fraction of z with ``ratio_x[x] / ratio_z[z] > gamma``; ties by ratio.
 
-    Strict, as the authors' code and LeakPro: a candidate that is itself one of the z has
-    ``LR(x, x) = 1``, which never exceeds ``gamma >= 1``, so every candidate is compared with
-    the same ``Z`` population samples and its score is a fraction of the same denominator; the
-    most member-like non-member then scores below a member that dominates it (with ``>=``, or
-    with the self-pair left out of the denominator, both would score exactly 1.0: a tie at the
-    top that makes the TPR at FPR 0 zero).
+    Strict, as the authors' code and LeakPro (a pair with ``LR`` exactly ``gamma`` counts one
+    half, as a tie counts in the AUC). The population z are non-members of the audited model,
+    so a non-member candidate is usually one of them and must not be compared with itself;
+    so that members and non-members are scored alike, every candidate is compared with
+    ``Z - 1`` of the z: a z candidate with the others, any other candidate with all but the
+    ``left_out`` one. Under no leakage members and non-members then have the same score
+    distribution, per target and pooled over targets (a member compared with all ``Z`` could
+    score above every non-member, who can never beat itself: pooled over targets that adds
+    about ``1/Z`` to the TPR at every FPR).
+
+    Fractions of ``Z - 1`` tie: the most member-like non-member dominates every other z and
+    would tie with a member that dominates everything (TPR at FPR 0 would be 0 however much
+    the model leaks). Equal fractions are therefore ordered by the candidate's own ratio
+    ``Pr(x|theta) / Pr(x)``, mapped below half a step: the score is ``(2 * hits + g) / (2 (Z
+    - 1) + 1)`` with ``hits`` the (half-)count and ``g = ratio / (1 + ratio)`` in ``[0, 1)``.
 
     Computed block by block (at most :data:`MAX_BLOCK` ratios at once), so memory stays
     bounded for large pools.
 
     Args:
         ratio_x: ``[N]`` ``Pr(x|theta) / Pr(x)``.
-        ratio_z: ``[Z]`` ``Pr(z|theta) / Pr(z)`` of the population samples.
-        gamma: Likelihood-ratio threshold, ``>= 1``.
+        ratio_z: ``[Z]`` ``Pr(z|theta) / Pr(z)`` of the population samples (``Z >= 2``).
+        gamma: Likelihood-ratio threshold, ``> 0``.
+        left_out: ``[N]`` long: the index into z of the one z each candidate is not compared
+            with (the candidate itself if it is a z); None: the last z for every candidate.
 
     Returns:
-        ``[N]`` float64 fractions in ``[0, 1]``.
+        ``[N]`` float64 scores in ``[0, 1)``, ordered by the fraction, then by the ratio.
 
     Example:
-        >>> pairwise_fraction(torch.tensor([1.0, 4.0]), torch.tensor([1.0, 2.0]), 1.0).tolist()
-        [0.0, 1.0]
+        >>> ratio = torch.tensor([1.0, 2.0, 4.0, 8.0])  # candidates; the first three are the z
+        >>> scores = pairwise_fraction(ratio, ratio[:3], 1.0, torch.tensor([0, 1, 2, 2]))
+        >>> [round(float(s), 3) for s in scores]  # the member (8.0) above the top z (4.0)
+        [0.1, 0.533, 0.96, 0.978]
     """
-    if not gamma >= 1:
-        raise ValueError(f"gamma must be >= 1; got {gamma}")
-    chunk = max(1, MAX_BLOCK // max(1, ratio_z.numel()))
-    counts = []
+    if not gamma > 0:
+        raise ValueError(f"gamma must be > 0; got {gamma}")
+    num_z = ratio_z.numel()
+    if num_z < 2:
+        raise ValueError(f"RMIA needs at least 2 population samples; got {num_z}")
+    if left_out is None:
+        left_out = torch.full((ratio_x.numel(),), num_z - 1, dtype=torch.long)
+    chunk = max(1, MAX_BLOCK // num_z)
+    halves = []
     for start in range(0, ratio_x.numel(), chunk):
-        block = (ratio_x[start : start + chunk, None] / ratio_z[None, :]) > gamma
-        counts.append(block.sum(1))
-    count = torch.cat(counts).double() if counts else torch.zeros(0, dtype=torch.float64)
-    return count / max(1, ratio_z.numel())
+        lr = ratio_x[start : start + chunk, None] / ratio_z[None, :]
+        halves.append(2 * (lr > gamma).sum(1) + (lr == gamma).sum(1))
+    count = torch.cat(halves).double() if halves else torch.zeros(0, dtype=torch.float64)
+    lr_out = ratio_x / ratio_z[left_out]
+    count = count - 2 * (lr_out > gamma).double() - (lr_out == gamma).double()
+    tie_break = torch.nan_to_num(ratio_x / (1 + ratio_x), nan=0.0, posinf=1.0)
+    tie_break = tie_break.clamp(max=1 - torch.finfo(torch.float64).eps)
+    return (count + tie_break) / (2 * (num_z - 1) + 1)
 
 
 def rmia_scores(
@@ -130,19 +154,24 @@ def rmia_scores(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """RMIA scores: for each x, the fraction of population z with ``LR(x, z) > gamma``.
 
+    Each candidate is compared with ``Z - 1`` population samples (never with itself), and
+    equal fractions are ordered by the candidate's ratio (:func:`pairwise_fraction`).
+
     ``LR(x, z) = (Pr(x|theta) / Pr(x)) / (Pr(z|theta) / Pr(z))`` with ``Pr(.|theta)`` the
     audited model's true-label probability and ``Pr(.)`` from :func:`rmia_marginal`; see
-    :func:`pairwise_fraction` for why the inequality is strict.
+    :func:`pairwise_fraction` for the strict inequality and the pair of a candidate with
+    itself.
 
     Args:
         target_p: ``[N]`` true-label probability of the audited model.
         reference_p: ``[K, N]`` true-label probabilities of the reference models.
         reference_keep: ``[K, N]`` bool, IN/OUT of each reference model.
         population: ``[Z]`` long: pool indices of the population samples z (non-members of
-            the audited model).
+            the audited model), sorted; a candidate that is not among them is not compared
+            with the last one.
         online: Online (IN and OUT references) or offline (OUT only, with ``a``).
         a: Offline approximation parameter in ``[0, 1]``.
-        gamma: Likelihood-ratio threshold (``>= 1``; 1 or 2 in the paper's configs).
+        gamma: Likelihood-ratio threshold (> 0; 1 or 2 in the paper's configs).
         audited: ``[N]`` bool, the audited samples (they set the reference counts, see
             :func:`rmia_marginal`; None: all samples).
 
@@ -154,7 +183,10 @@ def rmia_scores(
         as_float64(reference_p), reference_keep, online=online, a=a, audited=audited
     )
     ratio = p_target / pr_x
-    scores = pairwise_fraction(ratio, ratio[population.cpu()], gamma)
+    population = population.cpu()
+    left_out = torch.full((ratio.numel(),), population.numel() - 1, dtype=torch.long)
+    left_out[population] = torch.arange(population.numel())
+    scores = pairwise_fraction(ratio, ratio[population], gamma, left_out)
     return scores, n_in, n_out
 
 
@@ -260,9 +292,10 @@ class RMIAAttack(Attack):
         a: Offline only: the approximation parameter in ``[0, 1]`` (0.3 in the authors'
             configs), or ``"tune"`` to pick it from a grid by attacking one reference model
             with the others (recorded in the results' ``info``).
-        gamma: Threshold on the pairwise likelihood ratio (>= 1; 1 or 2 in the paper): a
-            candidate is counted against the z it strictly dominates by more than ``gamma``.
-        num_population: Number of population samples z (None: all non-members of the target).
+        gamma: Threshold on the pairwise likelihood ratio (> 0; 1 or 2 in the paper): a
+            candidate counts the z it dominates by more than ``gamma``.
+        num_population: Number of population samples z, >= 2 (None: all non-members of the
+            target).
         seed: Seed of the population draw.
 
     Raises:
@@ -286,19 +319,15 @@ class RMIAAttack(Attack):
             isinstance(a, bool) or not isinstance(a, int | float) or not 0 <= a <= 1
         ):
             raise ConfigError(f"RMIAAttack a must be a number in [0, 1] or 'tune'; got {a!r}")
-        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma >= 1:
-            raise ConfigError(
-                f"RMIAAttack gamma must be a number >= 1 (1 or 2 in the paper); got {gamma!r}. "
-                "Below 1 a candidate that is one of the population samples z would count its "
-                "comparison with itself (LR(x, x) = 1 > gamma), which only non-members can."
-            )
+        if isinstance(gamma, bool) or not isinstance(gamma, int | float) or not gamma > 0:
+            raise ConfigError(f"RMIAAttack gamma must be a number > 0; got {gamma!r}")
         if num_population is not None and (
             isinstance(num_population, bool)
             or not isinstance(num_population, int)
-            or num_population < 1
+            or num_population < 2
         ):
             raise ConfigError(
-                f"RMIAAttack num_population must be an int >= 1 or null; got {num_population!r}"
+                f"RMIAAttack num_population must be an int >= 2 or null; got {num_population!r}"
             )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigError(f"RMIAAttack seed must be an int; got {seed!r}")
