@@ -16,6 +16,11 @@ hold for any unbiased attack:
   FPR 0 is ``n_members / n`` (at most that for attacks with few score levels, whose top level
   ties by design: :attr:`Attack.few_score_levels`).
 
+``z`` is at least 3 and grows with the number of checks in a call (Bonferroni: with about 200
+checks, 3 standard errors would flag an unbiased attack somewhere in one call out of two; the
+width used keeps that chance at ``alpha``, 1% by default), so the verdicts are reproducible
+claims, not the luck of the seeds.
+
 With ``effect > 0`` the outputs carry a planted membership signal (members' true-label logit
 raised by ``effect`` noise standard deviations); :func:`rises_with_effect` checks that each
 attack's AUC grows with it. :func:`format_table` prints the rows.
@@ -32,6 +37,7 @@ import statistics
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Literal
 
 import torch
@@ -117,6 +123,7 @@ class CalibrationRow:
         top_expected: Its chance value ``n_members / n`` (an upper bound for
             ``few_score_levels`` attacks).
         top_se: Its standard error.
+        z: The width of the acceptance intervals used, in standard errors.
         failures: What is off, one line each (empty: calibrated); only checked at effect 0.
         skipped: Why the attack does not apply to this plan (its ``ConfigError``), or None.
     """
@@ -132,6 +139,7 @@ class CalibrationRow:
     top_member: float = math.nan
     top_expected: float = math.nan
     top_se: float = math.nan
+    z: float = math.nan
     failures: tuple[str, ...] = field(default=())
     skipped: str | None = None
 
@@ -179,7 +187,7 @@ def _row(
     auc, auc_se = _mean_se([x["auc"] for x in seeds], auc_floor)
     failures = []
     if abs(auc - 0.5) > z * auc_se:
-        failures.append(f"AUC {auc:.4f} is not 0.5 +- {z:g} x {auc_se:.4f}")
+        failures.append(f"AUC {auc:.4f} is not 0.5 +- {z:.2f} x {auc_se:.4f}")
     tpr = []
     for f in sorted({float(k[3:]) for k in seeds[0] if k.startswith("tpr")}, reverse=True):
         low = statistics.fmean(x[f"low{f}"] for x in seeds)
@@ -189,7 +197,7 @@ def _row(
         tpr.append((f, mean, low, high, se))
         if not low - z * se <= mean <= high + z * se:
             failures.append(
-                f"TPR at FPR {f:g} is {mean:.4f}, chance is [{low:.4f}, {high:.4f}] +- {z:g} x "
+                f"TPR at FPR {f:g} is {mean:.4f}, chance is [{low:.4f}, {high:.4f}] +- {z:.2f} x "
                 f"{se:.4f}"
             )
     top_expected = statistics.fmean(x["p0"] for x in seeds)
@@ -199,7 +207,7 @@ def _row(
     if not top_low - z * top_se <= top <= top_expected + z * top_se:
         failures.append(
             f"the top score is a member's in {top:.2f} of the seeds, chance is "
-            f"{top_expected:.2f} +- {z:g} x {top_se:.2f} (ties at the top?)"
+            f"{top_expected:.2f} +- {z:.2f} x {top_se:.2f} (ties at the top?)"
         )
     return CalibrationRow(
         attack=attack.name,
@@ -213,6 +221,7 @@ def _row(
         top_member=top,
         top_expected=top_expected,
         top_se=top_se,
+        z=z,
         failures=tuple(failures) if effect == 0 else (),
     )
 
@@ -230,6 +239,7 @@ def calibrate(
     modes: Sequence[Mode] = MODES,
     fpr_targets: Sequence[float] = DEFAULT_BUDGETS,
     z: float = 3.0,
+    alpha: float = 0.01,
     outputs: Callable[[int], Tensor] | None = None,
 ) -> list[CalibrationRow]:
     """Audit outputs without membership information with every attack; check chance levels.
@@ -245,7 +255,9 @@ def calibrate(
         effect: Planted membership effect of :func:`synthetic_outputs` (0: none, checked).
         modes: Audit modes to summarize (``1``, ``all``, ``pooled``).
         fpr_targets: FPR budgets whose TPR is checked (0 is always checked).
-        z: Width of the acceptance intervals in standard errors.
+        z: Least width of the acceptance intervals in standard errors.
+        alpha: Chance that an unbiased attack fails any check of the call: the width is the
+            larger of ``z`` and the Bonferroni width for the number of checks.
         outputs: ``seed -> [M, N, C]`` logits to audit instead of :func:`synthetic_outputs`
             (e.g. real models trained on data disjoint from the pool).
 
@@ -307,9 +319,11 @@ def calibrate(
                 per_seed.setdefault((attack.name, mode), []).append(
                     _per_seed(by_mode[mode], budgets)
                 )
+    checks = len(applicable) * len(modes) * (len(budgets) + 2)  # AUC, TPRs, top member
+    width = max(z, NormalDist().inv_cdf(1 - alpha / (2 * max(checks, 1))))
     for attack in applicable:
         for mode in modes:
-            rows.append(_row(attack, scheme, mode, effect, per_seed[attack.name, mode], z))
+            rows.append(_row(attack, scheme, mode, effect, per_seed[attack.name, mode], width))
     return rows
 
 

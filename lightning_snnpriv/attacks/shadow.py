@@ -309,6 +309,8 @@ class ShokriAttack(Attack):
             **self.settings(),
         )
         out.info["balanced_pairs"] = balanced
+        # the attack model trains on outputs of the target's own samples (paper, lira)
+        out.info["target_samples_in_training"] = int((pairs.any(0) & inputs.audit[target]).sum())
         return out
 
 
@@ -322,7 +324,9 @@ def balanced_pairs(keep: Tensor, audit: Tensor, target_audit: Tensor) -> tuple[T
     OUT counts over the target's audited samples, as the reference attacks are. With the
     ``shokri`` scheme the shadows never audit a target sample (nothing to balance); with the
     ``paper`` scheme each target sample appears only IN (train split) or only OUT (test split),
-    which no cut can balance: the pairs are kept as the source study uses them.
+    which no cut can balance: the pairs are kept as the source study uses them, and the attack
+    model learns each sample's outputs labelled with its target membership, which puts it
+    above chance on models that never saw the data (``tests/attacks/test_calibration.py``).
 
     Args:
         keep: ``[K, N]`` bool, the shadows' members.

@@ -127,3 +127,40 @@ def test_reference_attack_matches_loop():
         np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs[i]]) for i in range(30)
     ]
     np.testing.assert_allclose(out.scores.numpy(), expected)
+
+
+def _lira_inputs(n=60, num_models=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.rand(num_models, n, generator=g).argsort(0) < num_models // 2
+    logits = torch.randn(num_models, n, 2, generator=g)
+    labels = torch.zeros(n, dtype=torch.long)
+    return logits, labels, keep
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_a_separated_member_is_found_at_fpr_zero(online):
+    """One member far more confident on the target than on its references: it must score
+    above every non-member (with ``>=`` it tied with the top non-member: TPR at FPR 0 was 0)."""
+    logits, labels, keep = _lira_inputs()
+    member = int(keep[0].nonzero()[0])
+    logits[0, member] = torch.tensor([12.0, 0.0])
+    logits[1:, member] = torch.tensor([-6.0, 0.0])  # the references find it hard
+    inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
+    scores = RMIAAttack(online=online).score(inputs, target=0).scores
+    assert scores[member] > scores[~keep[0]].max()
+    m = evaluate(scores, keep[0], fpr_targets=(0.0,))
+    assert m.tpr_at_fpr[0.0][0] >= 1 / int(keep[0].sum())
+    assert m.tpr_at_fpr[0.0][1] == 0.0
+
+
+def test_members_and_nonmembers_are_compared_with_as_many_z():
+    """Every candidate is compared with Z - 1 population samples, never with itself."""
+    ratio = torch.tensor([3.0, 1.0, 2.0, 5.0, 0.5], dtype=torch.float64)
+    population = torch.tensor([1, 2, 4])  # candidates 0 and 3 are members
+    left_out = torch.tensor([2, 0, 1, 2, 2])  # itself if a z, else the last z
+    scores = rmia_module.pairwise_fraction(ratio, ratio[population], 1.0, left_out)
+    # e.g. candidate 2 (ratio 2, a z) is compared with the z 1.0 and 0.5, not with itself
+    counts = (scores * (2 * 2 + 1)).floor() / 2  # the score is (2 hits + g) / (2 (Z - 1) + 1)
+    assert counts.tolist() == [2.0, 1.0, 2.0, 2.0, 0.0]
+    order = scores.argsort().tolist()
+    assert order == [4, 1, 2, 0, 3]  # equal fractions ordered by the candidates' ratios

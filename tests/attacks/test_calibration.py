@@ -171,7 +171,7 @@ def test_calibration_catches_reference_counts_that_depend_on_membership(monkeypa
 
 def test_calibration_catches_ties_at_the_top(monkeypatch):
     monkeypatch.setattr(rmia_module, "pairwise_fraction", _ties_at_the_top)
-    rows = run("lira", [RMIAAttack(online=True)], seeds=SEEDS, modes=("1", "all"))
+    rows = run("lira", [RMIAAttack(online=True)], seeds=SEEDS, modes=("all", "pooled"))
     assert all(not r.passed for r in rows), format_table(rows)
     assert all(r.top_member == 0 for r in rows)
 
@@ -194,3 +194,69 @@ def test_bad_arguments():
         calibrate([LossAttack()], keep, audit, labels, 2, modes=("some",))
     with pytest.raises(ValueError, match="outputs"):
         calibrate([LossAttack()], keep, audit, labels, 2, outputs=lambda s: torch.zeros(1, 2, 2))
+
+
+def _real_outputs(num_models: int, pool: int = NUM_SAMPLES):
+    """``seed -> logits`` of small MLPs trained on 8x8 digits disjoint from the pool.
+
+    Pool position ``i`` keeps its label ``y_i`` (the labels of the first ``pool`` digits), but
+    each seed puts a different image of that class there, so a sample's difficulty is drawn
+    independently of the (fixed) plan, as the synthetic outputs draw it. Each model trains
+    (full-batch Adam, 60 steps) on its own random 400 of the images outside that seed's pool:
+    no model has seen a pool image, so the outputs carry no membership information, but real
+    per-sample difficulty and model noise.
+    """
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = torch.from_numpy(x / 16.0).float()
+    y = torch.from_numpy(y).long()
+    labels = y[:pool]
+
+    def outputs(seed: int) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(seed)
+        chosen = torch.empty(pool, dtype=torch.long)
+        for c in labels.unique():
+            where = (y == c).nonzero().squeeze(1)
+            slots = (labels == c).nonzero().squeeze(1)
+            chosen[slots] = where[torch.randperm(len(where), generator=gen)[: len(slots)]]
+        rest = torch.ones(len(y), dtype=torch.bool)
+        rest[chosen] = False
+        rest = rest.nonzero().squeeze(1)
+        logits = []
+        for m in range(num_models):
+            torch.manual_seed(1000 * seed + m)
+            train = rest[torch.randperm(len(rest))[:400]]
+            net = torch.nn.Sequential(
+                torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10)
+            )
+            opt = torch.optim.Adam(net.parameters(), lr=0.01)
+            for _ in range(60):
+                opt.zero_grad()
+                torch.nn.functional.cross_entropy(net(x[train]), y[train]).backward()
+                opt.step()
+            with torch.no_grad():
+                logits.append(net(x[chosen]))
+        return torch.stack(logits)
+
+    return outputs, labels
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["lira", "shokri", "paper"])
+def test_every_attack_is_at_chance_on_real_models_trained_on_other_data(scheme):
+    outputs, labels = _real_outputs(NUM_MODELS)
+    is_train = np.arange(NUM_SAMPLES) < 0.8 * NUM_SAMPLES
+    built = build_plan(scheme, NUM_MODELS, labels.numpy(), is_train, seed=0)
+    keep, audit = torch.from_numpy(built.keep), torch.from_numpy(built.audit)
+    rows = calibrate(
+        every_attack(), keep, audit, labels, 10, scheme=scheme, seeds=SEEDS, outputs=outputs
+    )
+    failed = {r.attack for r in rows if r.skipped is None and not r.passed}
+    # The paper scheme's known bias: its shadows train on the target's members (the train
+    # split) and their non-members are target non-members (the test split), so the Shokri
+    # attack model learns each image's outputs labelled with its target membership and scores
+    # above chance on models that never saw it (about AUC 0.65 here). It is the source study's
+    # protocol, kept as it is; use the lira or shokri scheme for unbiased numbers.
+    assert failed == ({"shokri"} if scheme == "paper" else set()), format_table(rows)
+    assert any(r.skipped is None for r in rows)
