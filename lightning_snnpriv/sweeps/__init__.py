@@ -1,0 +1,1 @@
+"""Sweeps: grids of fits, their layout, runners, report, figures and findings."""
