@@ -14,7 +14,9 @@ hold for any unbiased attack:
   over seeds and the binomial error of members and non-members);
 * the most member-like sample is a member by chance only: the share of seeds with TPR > 0 at
   FPR 0 is ``n_members / n`` (at most that for attacks with few score levels, whose top level
-  ties by design: :attr:`Attack.few_score_levels`).
+  ties by design: :attr:`Attack.few_score_levels`). Checked per target (modes ``1`` and
+  ``all``): pooled scores of one sample in different targets are dependent, so their maximum
+  is not a member's with that chance even for an unbiased attack.
 
 ``z`` is at least 3 and grows with the number of checks in a call (Bonferroni: with about 200
 checks, 3 standard errors would flag an unbiased attack somewhere in one call out of two; the
@@ -204,7 +206,10 @@ def _row(
     floor = math.sqrt(top_expected * (1 - top_expected) / (s * n_t))
     top, top_se = _mean_se([x["top"] for x in seeds], floor)
     top_low = 0.0 if attack.few_score_levels else top_expected
-    if not top_low - z * top_se <= top <= top_expected + z * top_se:
+    # pooled, each sample appears in every target with references shared between its
+    # appearances, so its scores are dependent and extremes come in clusters: the share of
+    # top members is then below n_members / n even for an unbiased attack (online LiRA: 0.31)
+    if mode != "pooled" and not top_low - z * top_se <= top <= top_expected + z * top_se:
         failures.append(
             f"the top score is a member's in {top:.2f} of the seeds, chance is "
             f"{top_expected:.2f} +- {z:.2f} x {top_se:.2f} (ties at the top?)"
