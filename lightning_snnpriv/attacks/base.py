@@ -141,13 +141,16 @@ class Attack(abc.ABC):
     """A membership-inference attack.
 
     Subclasses set the class attributes ``name`` (short, used in metric names such as
-    ``mia/<name>/auc``) and ``requires_shadows``, take every setting as a typed ``__init__``
+    ``mia/<name>/auc``), ``requires_shadows`` and ``few_score_levels`` (the scores take a
+    handful of values by design, e.g. correct / wrong, so the top level ties and the TPR at
+    FPR 0 is 0 whatever the leakage), take every setting as a typed ``__init__``
     argument (so jsonargparse can build them from YAML), store each under an attribute of the
     same name, and implement :meth:`score`.
     """
 
     name: ClassVar[str]
     requires_shadows: ClassVar[bool] = False
+    few_score_levels: ClassVar[bool] = False
 
     @abc.abstractmethod
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:

@@ -13,6 +13,7 @@ from lightning_snnpriv.attacks.reference import (
     LIRA_SCHEME_FIX,
     as_float64,
     check_reference_counts,
+    equal_reference_counts,
     reference_models,
     require_references,
 )
@@ -90,6 +91,7 @@ def lira_scores(
     online: bool = True,
     fix_variance: bool = False,
     center: Center = "median",
+    audited: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """LiRA membership scores from the logit-scaled confidence phi.
 
@@ -100,6 +102,11 @@ def lira_scores(
       ``P[Z < phi]``, but it does not saturate at 1.0 (ties) for the most member-like samples,
       which are the ones that decide the TPR at low FPR.
 
+    Every sample's Gaussians are fitted on the same number of IN and of OUT references
+    (:func:`~lightning_snnpriv.attacks.reference.equal_reference_counts`, as LiRA's reference
+    code): with unequal counts the fit's quality, hence the score, would depend on the very
+    membership being inferred (in a leave-one-out audit a member has one IN reference fewer).
+
     Args:
         target_phi: ``[N]`` phi of the audited model.
         reference_phi: ``[K, N]`` phi of the reference models.
@@ -108,9 +115,12 @@ def lira_scores(
         online: Use IN and OUT references (online) or OUT only (offline).
         fix_variance: One global variance per Gaussian instead of one per sample.
         center: Estimate each Gaussian's mean by the ``mean`` or the ``median``.
+        audited: ``[N]`` bool, the samples whose scores count; their least IN and OUT counts
+            are the counts every sample is cut to (None: all samples).
 
     Returns:
-        ``(scores [N] float64, n_in [N], n_out [N])``; NaN where a sample lacks references.
+        ``(scores [N] float64, n_in [N], n_out [N])``: the IN and OUT references used per
+        sample; NaN where a sample lacks references.
 
     Example:
         >>> phi_ref = torch.tensor([[4.0, 0.0], [5.0, 0.5], [0.0, 4.0], [1.0, 5.0]])
@@ -122,12 +132,15 @@ def lira_scores(
     phi = as_float64(reference_phi)
     x = as_float64(target_phi)
     keep = reference_keep.cpu()
-    mu_out, var_out, n_out = gaussian_stats(phi, ~keep, fix_variance, center)
+    if audited is None:
+        audited = torch.ones(keep.shape[1], dtype=torch.bool)
+    use_in, use_out, _, _ = equal_reference_counts(keep, audited, need_in=online)
+    mu_out, var_out, n_out = gaussian_stats(phi, use_out, fix_variance, center)
     if online:
-        mu_in, var_in, n_in = gaussian_stats(phi, keep, fix_variance, center)
+        mu_in, var_in, n_in = gaussian_stats(phi, use_in, fix_variance, center)
         scores = _log_normal_pdf(x, mu_in, var_in) - _log_normal_pdf(x, mu_out, var_out)
     else:
-        n_in = keep.sum(0)
+        n_in = use_in.sum(0)
         scores = -torch.special.log_ndtr(-(x - mu_out) / var_out.sqrt())
     return scores, n_in, n_out
 
@@ -136,7 +149,8 @@ class LiRAAttack(Attack):
     """Likelihood-ratio attack of Carlini et al. (2022) on phi = logit-scaled confidence.
 
     Every model except the audited one is a reference model; for each sample, the reference
-    models that trained on it (IN) and those that did not (OUT) give two Gaussians of phi.
+    models that trained on it (IN) and those that did not (OUT) give two Gaussians of phi,
+    each fitted on the same number of references for every sample.
     See :func:`lira_scores` for the scores. The attack's name is ``lira_online`` or
     ``lira_offline``, with ``_fixvar`` appended for a fixed variance.
 
@@ -195,7 +209,9 @@ class LiRAAttack(Attack):
 
         Returns:
             Scores ``[N]`` (float64; NaN only for unaudited samples without references) and
-            ``info`` with the number of reference models and the least IN/OUT counts.
+            ``info`` with the number of reference models and the IN/OUT counts every audited
+            sample's fit uses (``min_in``, ``min_out``: the least counts over audited samples,
+            to which every sample is cut).
 
         Raises:
             ConfigError: When there is no reference model, or an audited sample has fewer
@@ -208,7 +224,9 @@ class LiRAAttack(Attack):
                 f"attack {self.name!r} needs reference (shadow) models; the run has one model. "
                 "Set data.init_args.num_shadows >= 1 (the lira scheme with >= 15 is typical)."
             )
-        phi = logit_scaled_confidence(inputs.logits, inputs.labels)
+        # float64 like the other signals: phi of confident samples keeps its precision
+        phi = logit_scaled_confidence(as_float64(inputs.logits), inputs.labels)
+        audited = inputs.audit[target].cpu()
         scores, n_in, n_out = lira_scores(
             phi[target],
             phi[refs],
@@ -216,8 +234,8 @@ class LiRAAttack(Attack):
             online=self.online,
             fix_variance=self.fix_variance,
             center=self.center,
+            audited=audited,
         )
-        audited = inputs.audit[target].cpu()
         needed = max(self.min_references, 1 if self.fix_variance else 2)
         require_references(n_out, needed, audited, self.name, "OUT", LIRA_SCHEME_FIX)
         if self.online:

@@ -1,15 +1,21 @@
-"""Attack metrics from membership scores: ROC AUC, TPR at low FPR, advantage, bootstrap CIs."""
+"""Attack metrics from membership scores: ROC AUC, TPR at low FPR, advantage, bootstrap CIs.
+
+One ROC path: scores are binned by distinct value (:func:`torch.unique`), members and
+non-members are counted (or weighted, for bootstrap replicates) per bin, and the curve is
+the cumulative counts from the highest score down, divided in float64. The metrics of the
+scores themselves are the same computation with unit weights; ``tests/attacks`` checks it
+against scikit-learn's ``roc_curve`` and ``roc_auc_score``.
+"""
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics.functional.classification import binary_roc
 
 __all__ = [
     "DEFAULT_FPR_TARGETS",
@@ -23,8 +29,11 @@ __all__ = [
 #: FPR budgets reported by default (Carlini et al. 2022 ask for the low-FPR regime).
 DEFAULT_FPR_TARGETS: tuple[float, ...] = (1e-2, 1e-3, 1e-4, 0.0)
 
-#: Largest ``replicates x distinct scores`` block the bootstrap holds in memory at once.
+#: Largest ``replicates x samples`` block the bootstrap holds in memory at once.
 _MAX_BLOCK = 1 << 22
+
+#: The resampling unit of the stratified bootstrap (no clusters given).
+STRATIFIED_UNIT = "sample (stratified by membership)"
 
 
 @dataclass(frozen=True)
@@ -32,9 +41,7 @@ class AttackMetrics:
     """Metrics of one attack on one target.
 
     Attributes:
-        auc: Area under the ROC curve (trapezoidal, so ties count one half), computed in
-            float64 on the curve of torchmetrics' ``binary_roc`` (its ``binary_auroc`` is
-            float32: a perfect attack would score 0.99999994).
+        auc: Area under the ROC curve (trapezoidal, so ties count one half), in float64.
         tpr_at_fpr: Target FPR -> (TPR, FPR actually reached) at the best threshold whose FPR
             does not exceed the target.
         balanced_accuracy: Max over thresholds of ``1 - (FPR + FNR) / 2``.
@@ -45,7 +52,7 @@ class AttackMetrics:
         tpr: ROC curve TPRs, matching ``fpr``.
         ci: Bootstrap confidence intervals, or None without bootstrap: ``{"auc": (low, high),
             "tpr_at_fpr": {target: (low, high)}, "size": replicates, "confidence": level,
-            "seed": seed}``.
+            "seed": seed, "unit": what was resampled}``.
     """
 
     auc: float
@@ -67,7 +74,7 @@ class AttackMetrics:
         Returns:
             The metrics; ``tpr_at_fpr`` as a list of ``{"fpr_target", "tpr", "fpr"}`` records
             (with ``"tpr_ci": [low, high]`` under bootstrap, and ``"auc_ci"`` and
-            ``"bootstrap"`` (size, confidence, seed) at the top level).
+            ``"bootstrap"`` (size, confidence, seed, unit) at the top level).
         """
         points = []
         for target, (tpr, fpr) in self.tpr_at_fpr.items():
@@ -85,7 +92,7 @@ class AttackMetrics:
         }
         if self.ci is not None:
             out["auc_ci"] = list(self.ci["auc"])
-            out["bootstrap"] = {k: self.ci[k] for k in ("size", "confidence", "seed")}
+            out["bootstrap"] = {k: self.ci[k] for k in ("size", "confidence", "seed", "unit")}
         if include_curve:
             out["fpr"] = list(self.fpr)
             out["tpr"] = list(self.tpr)
@@ -116,14 +123,34 @@ def _check(scores: Tensor, is_member: Tensor) -> tuple[int, int]:
     return n_members, n_nonmembers
 
 
-def _ranks(scores: Tensor) -> Tensor:
-    """Dense ranks scaled to [0, 1] (float64): same order and ties as ``scores``.
+def _bins(scores: Tensor) -> tuple[Tensor, int]:
+    """Index of each score's distinct value, in ascending order, and the number of values."""
+    distinct, inverse = torch.unique(scores.detach().cpu(), return_inverse=True)
+    return inverse, len(distinct)
 
-    torchmetrics applies a sigmoid to scores outside [0, 1], which would merge large scores
-    into artificial ties in float32; ranks avoid that.
+
+def _counts(bins: Tensor, num_bins: int, weights: Tensor) -> Tensor:
+    """``[B, num_bins]`` sum of each replicate's ``weights [B, n]`` per score bin."""
+    out = torch.zeros(weights.shape[0], num_bins, dtype=torch.float64)
+    return out.scatter_add_(1, bins.expand_as(weights), weights)
+
+
+def _roc_from_counts(members: Tensor, nonmembers: Tensor) -> tuple[Tensor, Tensor]:
+    """ROC points from per-bin member and non-member counts: the one ROC path.
+
+    Args:
+        members: ``[B, K]`` members (or their bootstrap weight) per distinct score, scores in
+            ascending order.
+        nonmembers: ``[B, K]`` the same for non-members.
+
+    Returns:
+        ``(fpr, tpr)``, ``[B, K + 1]`` float64, from ``(0, 0)`` (above the highest score) to
+        ``(1, 1)``; integer counts stay exact, so a perfect attack has AUC exactly 1.
     """
-    distinct, inverse = torch.unique(scores, return_inverse=True)
-    return inverse.double() / max(len(distinct) - 1, 1)
+    zero = torch.zeros(members.shape[0], 1, dtype=torch.float64)
+    true_pos = torch.cat([zero, members.flip(1).cumsum(1)], dim=1)
+    false_pos = torch.cat([zero, nonmembers.flip(1).cumsum(1)], dim=1)
+    return false_pos / false_pos[:, -1:], true_pos / true_pos[:, -1:]
 
 
 def roc_curve(scores: Tensor, is_member: Tensor) -> tuple[Tensor, Tensor]:
@@ -142,22 +169,13 @@ def roc_curve(scores: Tensor, is_member: Tensor) -> tuple[Tensor, Tensor]:
         >>> fpr.tolist(), tpr.tolist()
         ([0.0, 0.0, 0.5, 1.0], [0.0, 0.5, 1.0, 1.0])
     """
-    return _exact_roc(scores, is_member, *_check(scores, is_member))
-
-
-def _exact_roc(
-    scores: Tensor, is_member: Tensor, n_members: int, n_nonmembers: int
-) -> tuple[Tensor, Tensor]:
-    """ROC points of torchmetrics' ``binary_roc``, as exact float64 count ratios on the CPU.
-
-    ``binary_roc`` returns float32 rates; they are turned back into the integer counts of
-    true and false positives (exact below 2**23 samples) and divided in float64, so that a
-    perfect attack has AUC exactly 1 and an FPR of 1/100 compares ``<=`` 0.01.
-    """
-    fpr32, tpr32, _ = binary_roc(_ranks(scores.detach()), is_member.long())
-    false_pos = torch.round(fpr32.double().cpu() * n_nonmembers)
-    true_pos = torch.round(tpr32.double().cpu() * n_members)
-    return false_pos / n_nonmembers, true_pos / n_members
+    _check(scores, is_member)
+    bins, num_bins = _bins(scores)
+    member = is_member.cpu().double().unsqueeze(0)
+    fpr, tpr = _roc_from_counts(
+        _counts(bins, num_bins, member), _counts(bins, num_bins, 1.0 - member)
+    )
+    return fpr[0], tpr[0]
 
 
 def tpr_at_fpr(fpr: Tensor, tpr: Tensor, target: float) -> tuple[float, float]:
@@ -188,24 +206,29 @@ def tpr_at_fpr(fpr: Tensor, tpr: Tensor, target: float) -> tuple[float, float]:
     return float(best), float(realized)
 
 
-def _roc_from_counts(
-    members: Tensor, nonmembers: Tensor, n_members: int, n_nonmembers: int
-) -> tuple[Tensor, Tensor]:
-    """ROC points of many weighted replicates at once.
+def _multiplicities(num: int, size: int, generator: torch.Generator) -> Tensor:
+    """``[size, num]``: how often each of ``num`` units is drawn in each of ``size`` resamples."""
+    draw = torch.randint(num, (size, num), generator=generator)
+    return torch.zeros(size, num, dtype=torch.float64).scatter_add_(
+        1, draw, torch.ones(size, num, dtype=torch.float64)
+    )
 
-    Args:
-        members: ``[B, K]`` number of members per distinct score, scores in ascending order.
-        nonmembers: ``[B, K]`` the same for non-members.
-        n_members: Members per replicate.
-        n_nonmembers: Non-members per replicate.
 
-    Returns:
-        ``(fpr, tpr)``, ``[B, K + 1]`` float64, from ``(0, 0)`` (highest threshold) on.
-    """
-    zero = torch.zeros(members.shape[0], 1, dtype=torch.float64)
-    true_pos = torch.cat([zero, members.flip(1).cumsum(1)], dim=1)
-    false_pos = torch.cat([zero, nonmembers.flip(1).cumsum(1)], dim=1)
-    return false_pos / n_nonmembers, true_pos / n_members
+def _cluster_ids(clusters: Mapping[str, Tensor], n: int) -> list[tuple[Tensor, int]]:
+    """Each factor's cluster ids as ``0 .. C - 1`` with its number of clusters ``C``."""
+    if not clusters:
+        raise ValueError("clusters must name at least one factor, e.g. {'sample': ids}")
+    out = []
+    for name, ids in clusters.items():
+        ids = torch.as_tensor(ids).cpu()
+        if ids.shape != (n,) or ids.dtype not in (torch.int32, torch.int64):
+            raise ValueError(
+                f"clusters[{name!r}] must be an integer tensor of shape [{n}] (one id per "
+                f"score); got shape {tuple(ids.shape)}, dtype {ids.dtype}"
+            )
+        distinct, inverse = torch.unique(ids, return_inverse=True)
+        out.append((inverse, len(distinct)))
+    return out
 
 
 def bootstrap_metrics(
@@ -214,12 +237,19 @@ def bootstrap_metrics(
     fpr_targets: Sequence[float],
     size: int = 200,
     seed: int = 0,
+    clusters: Mapping[str, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """AUC and TPR at FPR of ``size`` stratified bootstrap replicates, vectorized.
+    """AUC and TPR at FPR of ``size`` bootstrap replicates, vectorized.
 
-    Each replicate draws the members and the non-members with replacement, each group keeping
-    its size (so every replicate has both). The ROC of a replicate is built from per-score
-    counts, the same curve :func:`roc_curve` gives for the resampled scores.
+    Without ``clusters`` each replicate draws the members and the non-members with
+    replacement, each group keeping its size (so every replicate has both): right when the
+    scores are independent given the model (one target). With ``clusters`` (e.g. ``{"target":
+    t, "sample": i}`` for scores pooled over targets) the units of every factor are drawn with
+    replacement independently and each score weighs the product of its units' multiplicities
+    (the two-way "pigeonhole" bootstrap of Owen 2007, mildly conservative): pooled scores reuse
+    the same pool samples in every target and share each target's training randomness, so a
+    bootstrap over scores as if independent gives intervals that are too narrow. A replicate
+    that draws no member or no non-member is left out of the intervals.
 
     Args:
         scores: Membership scores ``[n]``.
@@ -227,9 +257,11 @@ def bootstrap_metrics(
         fpr_targets: FPR budgets.
         size: Number of replicates (>= 1).
         seed: Seed of the resampling (a ``torch.Generator``).
+        clusters: Factor name -> ``[n]`` integer cluster id of every score, or None.
 
     Returns:
-        ``(auc [size], tpr [size, len(fpr_targets)])``, float64.
+        ``(auc [size], tpr [size, len(fpr_targets)])``, float64; NaN for a replicate without
+        members or non-members.
 
     Example:
         >>> auc, tpr = bootstrap_metrics(torch.tensor([3.0, 2.0, 1.0, 0.0]),
@@ -240,32 +272,44 @@ def bootstrap_metrics(
     n_members, n_nonmembers = _check(scores, is_member)
     if size < 1:
         raise ValueError(f"bootstrap size must be >= 1; got {size}")
-    _, inverse = torch.unique(scores.detach().cpu(), return_inverse=True)
-    num_distinct = int(inverse.max()) + 1
-    member_bins = inverse[is_member.cpu()]
-    nonmember_bins = inverse[~is_member.cpu()]
+    bins, num_bins = _bins(scores)
+    member = is_member.cpu()
+    factors = None if clusters is None else _cluster_ids(clusters, member.numel())
     generator = torch.Generator().manual_seed(seed)
     budgets = torch.tensor([float(f) for f in fpr_targets], dtype=torch.float64)
-    chunk = max(1, _MAX_BLOCK // max(num_distinct, n_members, n_nonmembers))
+    chunk = max(1, _MAX_BLOCK // max(num_bins, member.numel()))
     aucs, tprs = [], []
     for start in range(0, size, chunk):
         b = min(chunk, size - start)
-        counts = []
-        for bins, n in ((member_bins, n_members), (nonmember_bins, n_nonmembers)):
-            draw = bins[torch.randint(n, (b, n), generator=generator)]
-            c = torch.zeros(b, num_distinct, dtype=torch.float64)
-            counts.append(c.scatter_add_(1, draw, torch.ones(b, n, dtype=torch.float64)))
-        fpr, tpr = _roc_from_counts(counts[0], counts[1], n_members, n_nonmembers)
+        if factors is None:  # stratified: count the draws of each group per score bin
+            counts = []
+            for group, n in ((bins[member], n_members), (bins[~member], n_nonmembers)):
+                draw = group[torch.randint(n, (b, n), generator=generator)]
+                counts.append(_counts(draw, num_bins, torch.ones(b, n, dtype=torch.float64)))
+        else:
+            weight = torch.ones(b, member.numel(), dtype=torch.float64)
+            for ids, num in factors:
+                weight = weight * _multiplicities(num, b, generator)[:, ids]
+            counts = [
+                _counts(bins, num_bins, weight * member),
+                _counts(bins, num_bins, weight * ~member),
+            ]
+        fpr, tpr = _roc_from_counts(*counts)
         aucs.append(torch.trapezoid(tpr, fpr, dim=1))
         ok = fpr.unsqueeze(1) <= budgets[None, :, None]  # [b, targets, K + 1]
-        tprs.append(torch.where(ok, tpr.unsqueeze(1), -1.0).amax(2).clamp(min=0.0))
+        best = torch.where(ok, tpr.unsqueeze(1), -1.0).amax(2).clamp(min=0.0)
+        empty = ~(torch.isfinite(fpr[:, -1]) & torch.isfinite(tpr[:, -1]))
+        tprs.append(best.masked_fill(empty.unsqueeze(1), torch.nan))
     return torch.cat(aucs), torch.cat(tprs).reshape(size, len(budgets))
 
 
 def _interval(values: Tensor, confidence: float) -> tuple[float, float]:
-    """Percentile interval of bootstrap ``values`` (linear interpolation, as numpy)."""
+    """Percentile interval of bootstrap ``values`` (linear interpolation, as numpy).
+
+    Replicates without members or non-members (NaN) are left out.
+    """
     alpha = (1.0 - confidence) / 2.0
-    q = torch.quantile(values, torch.tensor([alpha, 1.0 - alpha], dtype=values.dtype))
+    q = torch.nanquantile(values, torch.tensor([alpha, 1.0 - alpha], dtype=values.dtype))
     return float(q[0]), float(q[1])
 
 
@@ -276,6 +320,7 @@ def evaluate(
     bootstrap: int = 0,
     seed: int = 0,
     confidence: float = 0.95,
+    clusters: Mapping[str, Tensor] | None = None,
 ) -> AttackMetrics:
     """Metrics of membership scores against the truth.
 
@@ -285,10 +330,14 @@ def evaluate(
         fpr_targets: FPR budgets for the TPR-at-low-FPR metrics. A budget in ``(0, 1/n_out)``
             cannot be resolved with ``n_out`` non-members: a warning is issued (the value
             reported equals the TPR at 0 FPR).
-        bootstrap: Number of stratified bootstrap replicates for confidence intervals on the
-            AUC and each TPR at FPR (0: none).
+        bootstrap: Number of bootstrap replicates for confidence intervals on the AUC and
+            each TPR at FPR (0: none); see :func:`bootstrap_metrics`.
         seed: Seed of the bootstrap.
         confidence: Level of the percentile intervals, in ``(0, 1)``.
+        clusters: The resampling units of the bootstrap when the scores are not independent:
+            factor name -> ``[n]`` integer cluster id of each score (e.g. ``{"target": t,
+            "sample": i}`` for scores pooled over targets); None: the stratified bootstrap
+            over scores. The record's ``ci["unit"]`` says which (``"target x sample"``).
 
     Returns:
         The metrics, including the ROC curve.
@@ -303,7 +352,7 @@ def evaluate(
         (0.875, {0.5: (1.0, 0.5)}, 0.5)
     """
     n_members, n_nonmembers = _check(scores, is_member)
-    fpr, tpr = _exact_roc(scores, is_member, n_members, n_nonmembers)
+    fpr, tpr = roc_curve(scores, is_member)
     auc = float(torch.trapezoid(tpr, fpr))
     at_fpr: dict[float, tuple[float, float]] = {}
     for budget in fpr_targets:
@@ -320,7 +369,11 @@ def evaluate(
     if bootstrap:
         if not 0.0 < confidence < 1.0:
             raise ValueError(f"confidence must lie in (0, 1); got {confidence}")
-        boot_auc, boot_tpr = bootstrap_metrics(scores, is_member, list(at_fpr), bootstrap, seed)
+        boot_auc, boot_tpr = bootstrap_metrics(
+            scores, is_member, list(at_fpr), bootstrap, seed, clusters
+        )
+        if torch.isnan(boot_auc).all():
+            raise ValueError("no bootstrap replicate drew both members and non-members")
         ci = {
             "auc": _interval(boot_auc, confidence),
             "tpr_at_fpr": {
@@ -329,6 +382,7 @@ def evaluate(
             "size": bootstrap,
             "confidence": confidence,
             "seed": seed,
+            "unit": STRATIFIED_UNIT if clusters is None else " x ".join(clusters),
         }
     return AttackMetrics(
         auc=auc,

@@ -162,8 +162,10 @@ def run_audit(
         ``target_test_acc`` and ``extra``'s keys. The pooled record (only with more than one
         target) also has ``targets`` and ``across_targets``: the mean and sample standard
         deviation over targets of ``auc``, ``advantage`` and each TPR at FPR; its accuracies
-        are the means over targets, and it holds the ROC curve (``fpr``, ``tpr``). With a
-        single target its record holds the curve.
+        are the means over targets, and it holds the ROC curve (``fpr``, ``tpr``); its
+        bootstrap resamples targets and pool samples as clusters (``bootstrap.unit`` is
+        ``"target x sample"``), a single target's resamples its scores stratified by
+        membership. With a single target its record holds the curve.
     """
     extra = extra or {}
     names = [attack.name for attack in attacks]
@@ -176,6 +178,12 @@ def run_audit(
     timing: dict[str, float] = {}
     keep, audit = inputs.keep.cpu(), inputs.audit.cpu()
     pooled = len(targets) > 1
+    # pooled scores reuse every pool sample in each target and share each target's training
+    # randomness: the bootstrap resamples targets and pool samples as clusters
+    pooled_clusters = {
+        "target": torch.cat([torch.full((int(audit[m].sum()),), m) for m in targets]),
+        "sample": torch.cat([audit[m].nonzero().squeeze(1) for m in targets]),
+    }
 
     def acc(values: Sequence[float] | None, models: Sequence[int]) -> float | None:
         return None if values is None else statistics.fmean(values[m] for m in models)
@@ -212,7 +220,9 @@ def run_audit(
         if pooled:
             all_scores = torch.cat([scores[a, t][audit[m]] for t, m in enumerate(targets)])
             all_members = torch.cat([keep[m][audit[m]] for m in targets])
-            metrics = evaluate(all_scores, all_members, fpr_targets, bootstrap, seed)
+            metrics = evaluate(
+                all_scores, all_members, fpr_targets, bootstrap, seed, clusters=pooled_clusters
+            )
             curves[attack.name][POOLED] = (metrics.fpr, metrics.tpr)
             budgets = list(per_target[0].tpr_at_fpr)
             records.append(

@@ -8,7 +8,12 @@ from torch import Tensor
 from lightning_snnpriv.attacks.base import AttackInputs
 from lightning_snnpriv.errors import ConfigError
 
-__all__ = ["check_reference_counts", "reference_models", "require_references"]
+__all__ = [
+    "check_reference_counts",
+    "equal_reference_counts",
+    "reference_models",
+    "require_references",
+]
 
 
 def reference_models(inputs: AttackInputs, target: int) -> list[int]:
@@ -23,6 +28,62 @@ def reference_models(inputs: AttackInputs, target: int) -> list[int]:
     """
     inputs.check_target(target)
     return [m for m in range(inputs.num_models) if m != target]
+
+
+def equal_reference_counts(
+    reference_keep: Tensor,
+    audited: Tensor,
+    need_in: bool = True,
+    available: Tensor | None = None,
+) -> tuple[Tensor, Tensor, int, int]:
+    """Select the same number of IN and of OUT reference models for every sample.
+
+    In a leave-one-out audit with the ``lira`` scheme each sample is IN for half of all
+    models, so among the other models a member of the audited model has one IN reference fewer
+    and one OUT more than a non-member: any per-sample statistic of the references (LiRA's
+    Gaussians, RMIA's ``Pr(x)``, Attack-R's fraction, the Shokri attack's training pairs) would
+    then differ between members and non-members for a reason that has nothing to do with
+    leakage. As LiRA's reference code does, every sample keeps its first ``n_in`` IN and first
+    ``n_out`` OUT references (in model order), with ``n_in`` and ``n_out`` the least counts over
+    the audited samples; the models are exchangeable, so which ones are dropped carries no
+    information.
+
+    Args:
+        reference_keep: ``[K, N]`` bool, True where the reference model trained on the sample.
+        audited: ``[N]`` bool, the samples whose scores are evaluated (they set the counts).
+        need_in: Keep IN references too (online attacks); False keeps none (offline).
+        available: ``[K, N]`` bool, the (reference, sample) pairs that may be used (None: all;
+            the Shokri attack uses only the pairs each shadow audits).
+
+    Returns:
+        ``(use_in [K, N], use_out [K, N], n_in, n_out)``: the selected IN and OUT references
+        and their counts (every audited sample has exactly ``n_in`` and ``n_out``; unaudited
+        samples at most that many).
+
+    Example:
+        >>> keep = torch.tensor([[True, False], [True, True], [False, True], [False, False]])
+        >>> use_in, use_out, n_in, n_out = equal_reference_counts(keep, torch.ones(2, dtype=bool))
+        >>> use_in.sum(0).tolist(), use_out.sum(0).tolist(), n_in, n_out
+        ([2, 2], [2, 2], 2, 2)
+        >>> keep = torch.tensor([[True, False], [False, True], [False, True]])  # 1 IN / 2 IN
+        >>> use_in, use_out, _, _ = equal_reference_counts(keep, torch.ones(2, dtype=bool))
+        >>> use_in.int().tolist(), use_out.int().tolist()
+        ([[1, 0], [0, 1], [0, 0]], [[0, 1], [1, 0], [0, 0]])
+    """
+    keep = reference_keep.cpu()
+    audited = audited.cpu()
+    usable = torch.ones_like(keep) if available is None else available.cpu()
+
+    def first(mask: Tensor) -> tuple[Tensor, int]:
+        counts = mask.sum(0)
+        n = int(counts[audited].min()) if audited.any() else 0
+        return mask & (mask.cumsum(0) <= n), n
+
+    use_out, n_out = first(~keep & usable)
+    if not need_in:
+        return torch.zeros_like(keep), use_out, 0, n_out
+    use_in, n_in = first(keep & usable)
+    return use_in, use_out, n_in, n_out
 
 
 def require_references(

@@ -9,9 +9,17 @@ import torch
 from torch import Tensor
 
 from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
+from lightning_snnpriv.attacks.reference import equal_reference_counts
 from lightning_snnpriv.errors import ConfigError
 
-__all__ = ["Classifier", "Features", "ShokriAttack", "shokri_scores", "stratified_subsample"]
+__all__ = [
+    "Classifier",
+    "Features",
+    "ShokriAttack",
+    "balanced_pairs",
+    "shokri_scores",
+    "stratified_subsample",
+]
 
 Classifier = Literal["svm", "logistic", "mlp"]
 Features = Literal["raw", "softmax"]
@@ -209,7 +217,9 @@ class ShokriAttack(Attack):
     """Learned shadow-model attack of Shokri et al. (2017).
 
     Every model except the target is a shadow; the attack model learns in/out from the shadows'
-    output vectors on the samples they audit and scores the target's output vectors.
+    output vectors on the samples they audit (each sample with the same number of IN and OUT
+    pairs where the shadows audit the target's samples: :func:`balanced_pairs`) and scores the
+    target's output vectors.
 
     Args:
         classifier: Attack model: ``"svm"`` (RBF SVM, as the source study), ``"logistic"`` or
@@ -288,14 +298,51 @@ class ShokriAttack(Attack):
                 f"{inputs.num_models} model(s): train num_models >= 2 or drop this attack"
             )
         shadows = [m for m in range(inputs.num_models) if m != target]
-        return shokri_scores(
+        keep, audit = inputs.keep[shadows].cpu(), inputs.audit[shadows].cpu()
+        pairs, balanced = balanced_pairs(keep, audit, inputs.audit[target].cpu())
+        out = shokri_scores(
             inputs.logits[shadows],
-            inputs.keep[shadows],
-            inputs.audit[shadows],
+            keep,
+            pairs,
             inputs.logits[target],
             inputs.labels,
             **self.settings(),
         )
+        out.info["balanced_pairs"] = balanced
+        # the attack model trains on outputs of the target's own samples (paper, lira)
+        out.info["target_samples_in_training"] = int((pairs.any(0) & inputs.audit[target]).sum())
+        return out
+
+
+def balanced_pairs(keep: Tensor, audit: Tensor, target_audit: Tensor) -> tuple[Tensor, bool]:
+    """The shadow pairs to train on: the same IN and OUT counts for every sample, if possible.
+
+    When the shadows audit the target's own samples (a leave-one-out audit, the ``lira``
+    scheme), a member of the target has one IN pair fewer and one OUT pair more than a
+    non-member, and an attack model that learns per-sample regions (an RBF SVM) would score the
+    target's members lower for that reason alone. Every sample is then cut to the least IN and
+    OUT counts over the target's audited samples, as the reference attacks are. With the
+    ``shokri`` scheme the shadows never audit a target sample (nothing to balance); with the
+    ``paper`` scheme each target sample appears only IN (train split) or only OUT (test split),
+    which no cut can balance: the pairs are kept as the source study uses them, and the attack
+    model learns each sample's outputs labelled with its target membership, which puts it
+    above chance on models that never saw the data (``tests/attacks/test_calibration.py``).
+
+    Args:
+        keep: ``[K, N]`` bool, the shadows' members.
+        audit: ``[K, N]`` bool, the shadows' audited samples (their labelled pairs).
+        target_audit: ``[N]`` bool, the target's audited samples.
+
+    Returns:
+        ``(pairs [K, N], balanced)``: the pairs to use and whether they were cut.
+    """
+    shared = target_audit & audit.any(0)
+    if not shared.any():
+        return audit, False
+    use_in, use_out, n_in, n_out = equal_reference_counts(keep, shared, available=audit)
+    if n_in == 0 or n_out == 0:
+        return audit, False
+    return use_in | use_out, True
 
 
 def _not_int(value: object) -> bool:

@@ -210,4 +210,5 @@ class GapAttack(_TargetSignalAttack):
     """Correctness (gap) attack: member iff the target classifies the sample correctly."""
 
     name = "gap"
+    few_score_levels = True  # 0 or 1
     _scores = staticmethod(gap_scores)

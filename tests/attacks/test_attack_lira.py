@@ -20,12 +20,17 @@ def _case(seed=0, num_models=9, n=40, c=3):
 
 
 def _direct(phi_t, phi_ref, keep_ref, online, fix_variance, center):
-    """Per-sample loop with numpy/scipy (np.std is ddof=0, np.median as the reference code)."""
+    """Per-sample loop with numpy/scipy (np.std is ddof=0, np.median as the reference code).
+
+    As LiRA's reference code, every sample keeps its first ``n_in`` IN and ``n_out`` OUT
+    references (the least counts over the samples).
+    """
     _k, n = phi_ref.shape
     mu_in, mu_out, sd_in, sd_out = (np.zeros(n) for _ in range(4))
     res_in, res_out = [], []
+    n_in, n_out = keep_ref.sum(0).min(), (~keep_ref).sum(0).min()
     for i in range(n):
-        xin, xout = phi_ref[keep_ref[:, i], i], phi_ref[~keep_ref[:, i], i]
+        xin, xout = phi_ref[keep_ref[:, i], i][:n_in], phi_ref[~keep_ref[:, i], i][:n_out]
         f = np.median if center == "median" else np.mean
         mu_in[i], mu_out[i] = f(xin), f(xout)
         sd_in[i], sd_out[i] = np.std(xin), np.std(xout)
@@ -77,7 +82,7 @@ def test_attack_uses_leave_one_out_and_names():
     assert attack.name == "lira_online_fixvar"
     assert LiRAAttack(online=False).name == "lira_offline"
     out = attack.score(inputs, target=3)
-    phi = logit_scaled_confidence(logits, labels)
+    phi = logit_scaled_confidence(logits.double(), labels)  # float64, like loss and RMIA
     refs = [m for m in range(9) if m != 3]
     direct, _, _ = lira_scores(
         phi[3], phi[refs], keep[refs], online=True, fix_variance=True, center="mean"

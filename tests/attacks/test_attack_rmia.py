@@ -26,27 +26,37 @@ def _case(seed=0, num_models=7, n=30, c=3):
     return logits, labels, keep
 
 
+def _first(keep, refs, inside):
+    """Per sample, its references with ``keep == inside``, cut to the least count (model order)."""
+    lists = [[m for m in refs if keep[m][i] == inside] for i in range(len(keep[0]))]
+    n = min(len(x) for x in lists)
+    return [x[:n] for x in lists]
+
+
 def _direct(p, keep, target, population, online, a, gamma):
-    """Plain Python loop over x and z, as the paper writes it."""
+    """Plain Python loop over x and z, as the paper writes it (strict ``>``, as its code),
+    each candidate compared with the Z - 1 z other than itself (or than the last z)."""
     refs = [m for m in range(len(p)) if m != target]
+    ins, outs = _first(keep, refs, True), _first(keep, refs, False)
 
     def pr(i):
-        ins = [p[m][i] for m in refs if keep[m][i]]
-        outs = [p[m][i] for m in refs if not keep[m][i]]
+        mean_in = sum(p[m][i] for m in ins[i]) / len(ins[i]) if ins[i] else 0.0
+        mean_out = sum(p[m][i] for m in outs[i]) / len(outs[i])
         if online:
-            return (sum(ins) / len(ins) + sum(outs) / len(outs)) / 2
-        return ((1 + a) * sum(outs) / len(outs) + (1 - a)) / 2
+            return (mean_in + mean_out) / 2
+        return ((1 + a) * mean_out + (1 - a)) / 2
 
     scores = []
     for x in range(len(p[0])):
-        hits = total = 0
-        for z in population:
-            if z == x:
-                continue  # a candidate is never compared with itself
+        left_out = x if x in population else population[-1]  # never compared with itself
+        hits = 0.0
+        others = [z for z in population if z != left_out]
+        for z in others:
             lr = (p[target][x] / pr(x)) / (p[target][z] / pr(z))
-            hits += lr >= gamma
-            total += 1
-        scores.append(hits / total)
+            hits += 1.0 if lr > gamma else 0.5 if lr == gamma else 0.0
+        ratio = p[target][x] / pr(x)
+        # equal fractions ordered by the candidate's own ratio, below half a step
+        scores.append((2 * hits + ratio / (1 + ratio)) / (2 * len(others) + 1))
     return np.array(scores)
 
 
@@ -98,7 +108,7 @@ def test_rmia_needs_out_references():
         RMIAAttack(online=False).score(inputs)
 
 
-@pytest.mark.parametrize("kwargs", [{"a": 1.5}, {"a": "auto"}, {"gamma": 0}, {"num_population": 0}])
+@pytest.mark.parametrize("kwargs", [{"a": 1.5}, {"a": "auto"}, {"gamma": 0}, {"num_population": 1}])
 def test_bad_settings(kwargs):
     with pytest.raises(ConfigError):
         RMIAAttack(**kwargs)
@@ -111,8 +121,46 @@ def test_reference_attack_matches_loop():
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, 3).double(), labels.repeat(7), reduction="none"
     ).reshape(7, -1)
-    expected = []
-    for i in range(30):
-        outs = [m for m in range(7) if m != 2 and not keep[m, i]]
-        expected.append(np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs]))
+    outs = _first(keep.tolist(), [m for m in range(7) if m != 2], False)
+    assert len({len(x) for x in outs}) == 1 < len(set((~keep[[0, 1, 3, 4, 5, 6]]).sum(0).tolist()))
+    expected = [
+        np.mean([float(loss[m, i]) >= float(loss[2, i]) - 1e-6 for m in outs[i]]) for i in range(30)
+    ]
     np.testing.assert_allclose(out.scores.numpy(), expected)
+
+
+def _lira_inputs(n=60, num_models=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    keep = torch.rand(num_models, n, generator=g).argsort(0) < num_models // 2
+    logits = torch.randn(num_models, n, 2, generator=g)
+    labels = torch.zeros(n, dtype=torch.long)
+    return logits, labels, keep
+
+
+@pytest.mark.parametrize("online", [True, False])
+def test_a_separated_member_is_found_at_fpr_zero(online):
+    """One member far more confident on the target than on its references: it must score
+    above every non-member (with ``>=`` it tied with the top non-member: TPR at FPR 0 was 0)."""
+    logits, labels, keep = _lira_inputs()
+    member = int(keep[0].nonzero()[0])
+    logits[0, member] = torch.tensor([12.0, 0.0])
+    logits[1:, member] = torch.tensor([-6.0, 0.0])  # the references find it hard
+    inputs = AttackInputs(logits, labels, keep, torch.ones_like(keep))
+    scores = RMIAAttack(online=online).score(inputs, target=0).scores
+    assert scores[member] > scores[~keep[0]].max()
+    m = evaluate(scores, keep[0], fpr_targets=(0.0,))
+    assert m.tpr_at_fpr[0.0][0] >= 1 / int(keep[0].sum())
+    assert m.tpr_at_fpr[0.0][1] == 0.0
+
+
+def test_members_and_nonmembers_are_compared_with_as_many_z():
+    """Every candidate is compared with Z - 1 population samples, never with itself."""
+    ratio = torch.tensor([3.0, 1.0, 2.0, 5.0, 0.5], dtype=torch.float64)
+    population = torch.tensor([1, 2, 4])  # candidates 0 and 3 are members
+    left_out = torch.tensor([2, 0, 1, 2, 2])  # itself if a z, else the last z
+    scores = rmia_module.pairwise_fraction(ratio, ratio[population], 1.0, left_out)
+    # e.g. candidate 2 (ratio 2, a z) is compared with the z 1.0 and 0.5, not with itself
+    counts = (scores * (2 * 2 + 1)).floor() / 2  # the score is (2 hits + g) / (2 (Z - 1) + 1)
+    assert counts.tolist() == [2.0, 1.0, 2.0, 2.0, 0.0]
+    order = scores.argsort().tolist()
+    assert order == [4, 1, 2, 0, 3]  # equal fractions ordered by the candidates' ratios

@@ -172,3 +172,37 @@ def test_shadows_without_nonmembers_error():
 def test_config_validation(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         ShokriAttack(**kwargs)
+
+
+def test_leave_one_out_pairs_are_balanced_per_sample():
+    """lira-like plan: every sample has as many IN as OUT training pairs, whatever the target."""
+    from lightning_snnpriv.attacks.shadow import balanced_pairs
+
+    gen = torch.Generator().manual_seed(0)
+    keep = torch.rand(6, 50, generator=gen).argsort(0) < 3  # each sample IN for 3 of 6
+    audit = torch.ones_like(keep)
+    for target in range(6):
+        others = [m for m in range(6) if m != target]
+        pairs, balanced = balanced_pairs(keep[others], audit[others], audit[target])
+        assert balanced
+        n_in, n_out = (pairs & keep[others]).sum(0), (pairs & ~keep[others]).sum(0)
+        assert n_in.unique().tolist() == [2]  # a member of the target has 2 IN among the rest
+        assert n_out.unique().tolist() == [2]
+    # shokri-like (the shadows never audit a target sample) and paper-like (each target sample
+    # only IN or only OUT for the shadows): nothing to balance, the pairs are kept
+    shokri_audit = torch.zeros_like(keep)
+    shokri_audit[1:, 25:] = True
+    shadow_keep = keep[1:] & shokri_audit[1:]
+    pairs, balanced = balanced_pairs(shadow_keep, shokri_audit[1:], ~shokri_audit[1])
+    assert not balanced
+    assert torch.equal(pairs, shokri_audit[1:])
+    paper_keep = torch.zeros(5, 50, dtype=torch.bool)
+    paper_keep[:, :40] = True
+    pairs, balanced = balanced_pairs(paper_keep, torch.ones_like(paper_keep), audit[0])
+    assert not balanced
+    assert pairs.all()
+
+
+def test_attack_records_whether_pairs_were_balanced():
+    inputs = _separable(num_models=3)
+    assert ShokriAttack().score(inputs).info["balanced_pairs"] is False  # random keep: 0 IN
