@@ -75,8 +75,11 @@ class _Py2Pickler:
             self.out += b"K" + bytes([value])
         elif 0 <= value < 65536:
             self.out += b"M" + struct.pack("<H", value)
-        else:
+        elif -(2**31) <= value < 2**31:
             self.out += b"J" + struct.pack("<i", value)
+        else:  # LONG1: little-endian two's complement
+            data = value.to_bytes((value.bit_length() + 8) // 8, "little", signed=True)
+            self.out += b"\x8a" + bytes([len(data)]) + data
 
     def glob(self, module: str, name: str) -> None:
         self.out += f"c{module}\n{name}\n".encode()
@@ -93,7 +96,7 @@ class _Py2Pickler:
             self._batched(obj, b"e", self.dump)
         elif isinstance(obj, (str, bytes)):
             self.string(obj)
-        elif isinstance(obj, int):
+        elif type(obj) is int:
             self.integer(obj)
         elif isinstance(obj, np.ndarray):
             self.array(obj)
@@ -115,10 +118,12 @@ class _Py2Pickler:
         self.string("b")
         self.out += b"\x87R"
         self.put()
-        self.out += b"(K\x01"
+        if array.dtype.hasobject:
+            raise TypeError("object arrays are not plain bytes")
+        self.out += b"(K\x01" + (b"(" if array.ndim > 3 or array.ndim == 0 else b"")
         for size in array.shape:
             self.integer(size)
-        self.out += {1: b"\x85", 2: b"\x86", 3: b"\x87"}[array.ndim]
+        self.out += {1: b"\x85", 2: b"\x86", 3: b"\x87"}.get(array.ndim, b"t")  # MARK ... TUPLE
         self.put()
         self.glob("numpy", "dtype")
         self.string(array.dtype.str[1:])

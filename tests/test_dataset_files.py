@@ -416,3 +416,21 @@ def test_an_unreadable_data_dir_through_the_cli_exits_2(unreadable_data_dir: Pat
     assert "Traceback" not in err
     assert err.count("error:") == 1
     assert str(unreadable_data_dir) in err[err.index("error:") :]
+
+
+def test_download_true_with_broken_files_names_the_file_not_the_network(tmp_path: Path):
+    """torchvision skips the download when the files exist, then loads them: a broken file
+    is reported as itself, not as a failed download."""
+    raw = write_mnist(tmp_path)
+    write_idx(raw / "train-labels-idx1-ubyte", np.zeros(50, np.uint8))
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=True, verify_checksums=False)
+    with pytest.raises(DataError, match=r"train-labels-idx1-ubyte .*50 labels") as err:
+        dm.prepare_data()
+    assert "downloading failed" not in str(err.value)
+
+
+def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path):
+    path = tmp_path / "data"
+    path.write_text("not a directory")
+    with pytest.raises(DataError, match="data_dir is a file, not a directory"):
+        load(MNISTDataModule, path)
