@@ -434,3 +434,14 @@ def test_a_data_dir_that_is_a_file_says_so(tmp_path: Path):
     path.write_text("not a directory")
     with pytest.raises(DataError, match="data_dir is a file, not a directory"):
         load(MNISTDataModule, path)
+
+
+@pytest.mark.parametrize("data", [b"\x80\x02U\x01xQ.", b"\x80\x02\x82\x01."],
+                         ids=["persistent id", "extension code"])  # fmt: skip
+def test_a_library_message_with_line_breaks_stays_one_paragraph(tmp_path: Path, data: bytes):
+    """Found by the fuzzer: pickle's own message for a persistent id has a line break."""
+    folder = write_cifar10(tmp_path)
+    (folder / "data_batch_1").write_bytes(data)
+    with pytest.raises(DataError, match="data_batch_1") as err:
+        load(CIFAR10DataModule, tmp_path)
+    assert "\n" not in str(err.value)

@@ -211,6 +211,8 @@ def checked_class(dataset_class: type, verify_checksums: bool) -> type[VisionDat
     """
     if dataset_class is datasets.CIFAR10 and not verify_checksums:
         return CheckedCIFAR10Unverified
+    if dataset_class not in _CHECKED:
+        raise TypeError(f"no checked loader for {dataset_class.__name__}: add one here")
     return _CHECKED[dataset_class]
 
 

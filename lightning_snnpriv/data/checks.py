@@ -54,7 +54,7 @@ def check_idx(path: Path, shape: Sequence[int | None]) -> tuple[int, ...]:
         >>> check_idx(path, (None, 28, 28))
         Traceback (most recent call last):
         ...
-        lightning_snnpriv.data.checks.BadFile: ... has 1 dimensions, expected 3 (count, rows, ...
+        lightning_snnpriv.data.checks.BadFile: ... has 1 dimension, expected 3 (count, rows, ...
     """
     size = path.stat().st_size
     with path.open("rb") as file:
@@ -71,7 +71,8 @@ def check_idx(path: Path, shape: Sequence[int | None]) -> tuple[int, ...]:
                       "unsigned bytes (type 0x08)")  # fmt: skip
     names = "(count, rows, columns)" if len(shape) == 3 else "(count)"
     if ndim != len(shape):
-        raise BadFile(path, f"has {ndim} dimensions, expected {len(shape)} {names}")
+        plural = "s" if ndim != 1 else ""
+        raise BadFile(path, f"has {ndim} dimension{plural}, expected {len(shape)} {names}")
     header_size = 4 + 4 * ndim
     if size < header_size:
         raise BadFile(path, f"ends inside its {header_size}-byte header ({size} bytes long)")

@@ -15,10 +15,16 @@ from lightning_snnpriv.errors import DataError
 
 
 
+def _one_line(text: str) -> str:
+    """``text`` (which may quote a library's multi-line message) as one line."""
+    return " ".join(text.split())
+
+
 def files_error(
     dataset: str, data_dir: Path, expected: Sequence[Path], problem: str, hint: str = ""
 ) -> DataError:
     """The dataset's files (as a whole) are missing or cannot be loaded."""
+    problem = _one_line(problem)
     files = ", ".join(str(p.relative_to(data_dir)) for p in expected)
     return DataError(
         f"{dataset}: dataset files in {data_dir.resolve()} are not usable: {problem}. Expected "
@@ -43,7 +49,8 @@ def bad_file_error(dataset: str, data_dir: Path, err: BadFile) -> DataError:
         "yourself must follow the format torchvision reads"
     )
     return DataError(
-        f"{dataset}: dataset file {where} in {data_dir.resolve()} {err.problem}. Fix: {fix}."
+        f"{dataset}: dataset file {where} in {data_dir.resolve()} {_one_line(err.problem)}. "
+        f"Fix: {fix}."
     )
 
 

@@ -164,7 +164,7 @@ def load_plain(data: bytes) -> Any:
     except UnsafePickle:
         raise
     except Exception as err:  # no code runs here: any failure is a malformed file
-        reason = f"{type(err).__name__}: {err}"[:200]
+        reason = " ".join(f"{type(err).__name__}: {err}".split())[:200]  # one line
         raise pickle.UnpicklingError(f"not a complete pickle ({reason})") from None
     return _Resolver().resolve(raw, 0)
 

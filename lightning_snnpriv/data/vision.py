@@ -346,8 +346,8 @@ class CIFAR10DataModule(TorchvisionDataModule):
 
     Files (the python version): ``<data_dir>/cifar-10-batches-py/`` ``data_batch_1`` ...
     ``data_batch_5``, ``test_batch``, ``batches.meta``. torchvision checks their MD5s on every
-    load (``verify_checksums``); the pickles are read as plain data either way. Augmentation: random 32x32 crops of the image padded by 4 and
-    horizontal flips.
+    load (``verify_checksums``); the pickles are read as plain data either way. Augmentation:
+    random 32x32 crops of the image padded by 4 and horizontal flips.
     """
 
     dataset_class = datasets.CIFAR10
