@@ -23,6 +23,7 @@ rejects or with other data, a changed, added or deleted file, or code that ran.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import pickle
 import shutil
@@ -397,7 +398,9 @@ _BASES: dict[str, Path] = {}
 def base_files(dataset: str) -> Path:
     """The valid files each case starts from (written once per process)."""
     if dataset not in _BASES:
-        root = Path(tempfile.mkdtemp(prefix=f"fuzz-base-{dataset}-")) / "data"
+        top = Path(tempfile.mkdtemp(prefix=f"fuzz-base-{dataset}-"))
+        atexit.register(shutil.rmtree, top, ignore_errors=True)
+        root = top / "data"
         if dataset == "cifar10":
             write_cifar10(root, **SIZES[dataset])
         else:
