@@ -1,7 +1,9 @@
 """The image datasets on torchvision's own classes: MNIST, Fashion-MNIST and CIFAR-10.
 
-Files are read by torchvision (``torchvision.datasets.MNIST`` ...) from ``data_dir``; they are
-downloaded only in ``prepare_data`` and only when ``download: true``. The pool is the train
+Files are read by torchvision's classes (``torchvision.datasets.MNIST`` ...) from ``data_dir``,
+subclassed in ``checked_datasets.py`` so that every file is checked against its format and
+CIFAR's pickles are read as plain data (no code runs from a file); they are downloaded only in
+``prepare_data`` and only when ``download: true``. The pool is the train
 split followed by the test split (``is_train`` marks the train split, the ``paper`` scheme's
 target members), optionally capped to a seeded subset stratified by class and split. Images are
 kept as ``uint8`` and converted per sample: ``[0, 1]`` scaling, a normalization (the dataset's
@@ -25,6 +27,9 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from lightning_snnpriv.data.base import Pool, PrivacyDataModule
+from lightning_snnpriv.data.checked_datasets import checked_class
+from lightning_snnpriv.data.checks import BadFile
+from lightning_snnpriv.data.file_errors import bad_file_error, files_error, unreadable_error
 from lightning_snnpriv.errors import ConfigError, DataError
 
 Normalization = Literal["standard", "none", "symmetric"]
@@ -166,8 +171,10 @@ class TorchvisionDataModule(PrivacyDataModule):
         return [v2.RandomCrop(self.input_shape[1:], padding=self.input_shape[1] // 8)]
 
     def loading_class(self) -> type[datasets.VisionDataset]:
-        """The torchvision class that loads the files (checksums as ``verify_checksums``)."""
-        return self.dataset_class
+        """The checked torchvision class that loads the files (checksums as
+        ``verify_checksums``).
+        """  # noqa: D205
+        return checked_class(self.dataset_class, self.hparams.verify_checksums)
 
     @staticmethod
     @abc.abstractmethod
@@ -186,20 +193,35 @@ class TorchvisionDataModule(PrivacyDataModule):
             return
         for train in (True, False):
             try:
-                self.loading_class()(str(self.data_dir), train=train, download=True)
+                self._instantiate(train, download=True)
+            except DataError:
+                raise
             except Exception as err:  # network and archive errors come in many types
                 raise self._files_error(
                     f"downloading failed ({type(err).__name__}: {err})"
                 ) from None
 
     def _load_split(self, train: bool) -> Any:
-        missing = [path for path in self.expected_files() if not path.is_file()]
+        try:
+            missing = [path for path in self.expected_files() if not path.is_file()]
+        except OSError as err:  # a directory on the way that cannot be searched
+            raise unreadable_error(self._name, self.data_dir, err) from None
         if missing:
             raise self._files_error(
-                "missing: " + ", ".join(str(p.relative_to(self.data_dir)) for p in missing)
+                "data_dir is a file, not a directory"
+                if self.data_dir.is_file()
+                else "missing: " + ", ".join(str(p.relative_to(self.data_dir)) for p in missing)
             )
+        return self._instantiate(train, download=False)
+
+    def _instantiate(self, train: bool, download: bool) -> Any:
+        """The split's checked dataset; file problems as a :class:`DataError` naming the file."""
         try:
-            return self.loading_class()(str(self.data_dir), train=train, download=False)
+            return self.loading_class()(str(self.data_dir), train=train, download=download)
+        except BadFile as err:
+            raise bad_file_error(self._name, self.data_dir, err) from None
+        except PermissionError as err:
+            raise unreadable_error(self._name, self.data_dir, err) from None
         except (RuntimeError, AssertionError, ValueError, TypeError, OSError, KeyError,
                 EOFError, pickle.UnpicklingError) as err:  # fmt: skip
             checksums = " or fail torchvision's checksums" if self.hparams.verify_checksums else ""
@@ -211,15 +233,12 @@ class TorchvisionDataModule(PrivacyDataModule):
                 else "",
             ) from None
 
+    @property
+    def _name(self) -> str:
+        return type(self).__name__.removesuffix("DataModule")
+
     def _files_error(self, problem: str, hint: str = "") -> DataError:
-        name = type(self).__name__.removesuffix("DataModule")
-        files = ", ".join(str(p.relative_to(self.data_dir)) for p in self.expected_files())
-        return DataError(
-            f"{name}: dataset files in {self.data_dir.resolve()} are not usable: {problem}. "
-            f"Expected under that directory: {files}. Fix: set data.init_args.download: true "
-            f"on a machine with internet access (torchvision downloads and verifies them), or "
-            f"put the files there yourself (data.init_args.data_dir names the directory){hint}."
-        )
+        return files_error(self._name, self.data_dir, self.expected_files(), problem, hint)
 
     # --- pool ------------------------------------------------------------------------------------
 
@@ -236,19 +255,11 @@ class TorchvisionDataModule(PrivacyDataModule):
 
     def load_pool(self) -> Pool:
         """Train split then test split, optionally capped; clean and training views."""
+        # each split's files are checked on loading (checked_datasets.py): counts, shapes,
+        # dtypes and labels 0..num_classes-1
         splits = [self._load_split(train) for train in (True, False)]
         images = [self.images_of(split) for split in splits]
-        for split, imgs in zip(("train", "test"), images, strict=True):
-            if tuple(imgs.shape[1:]) != tuple(self.input_shape):
-                raise self._files_error(
-                    f"the {split} images have shape {tuple(imgs.shape[1:])}, expected "
-                    f"{tuple(self.input_shape)}"
-                )
         labels = np.concatenate([np.asarray(split.targets, dtype=np.int64) for split in splits])
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise self._files_error(
-                f"labels must lie in [0, {self.num_classes}), found {labels.min()}..{labels.max()}"
-            )
         is_train = np.arange(len(labels)) < len(images[0])
         if self.hparams.pool_size is not None and self.hparams.pool_size > len(labels):
             raise ConfigError(
@@ -310,27 +321,13 @@ class FashionMNISTDataModule(MNISTDataModule):
         return [*super().augmentations(), v2.RandomHorizontalFlip()]
 
 
-class _CIFAR10Unverified(datasets.CIFAR10):
-    """torchvision's CIFAR10 with no expected MD5s: its own checks then test existence only.
-
-    torchvision's ``check_integrity(path, md5=None)`` only tests that the file exists, so
-    clearing the checksums (and nothing else) skips exactly the MD5 comparison.
-    """
-
-    train_list: ClassVar[list[list[Any]]] = [
-        [name, None] for name, _ in datasets.CIFAR10.train_list
-    ]
-    test_list: ClassVar[list[list[Any]]] = [[name, None] for name, _ in datasets.CIFAR10.test_list]
-    meta: ClassVar[dict[str, Any]] = {**datasets.CIFAR10.meta, "md5": None}
-
-
 class CIFAR10DataModule(TorchvisionDataModule):
     """CIFAR-10: 50,000 train + 10,000 test 32x32 colour images, 10 classes.
 
     Files (the python version): ``<data_dir>/cifar-10-batches-py/`` ``data_batch_1`` ...
     ``data_batch_5``, ``test_batch``, ``batches.meta``. torchvision checks their MD5s on every
-    load (``verify_checksums``). Augmentation: random 32x32 crops of the image padded by 4 and
-    horizontal flips.
+    load (``verify_checksums``); the pickles are read as plain data either way. Augmentation:
+    random 32x32 crops of the image padded by 4 and horizontal flips.
     """
 
     dataset_class = datasets.CIFAR10
@@ -344,10 +341,6 @@ class CIFAR10DataModule(TorchvisionDataModule):
         cls = self.dataset_class
         names = [name for name, _ in cls.train_list + cls.test_list] + [cls.meta["filename"]]
         return [self.data_dir / cls.base_folder / name for name in names]
-
-    def loading_class(self) -> type[datasets.VisionDataset]:
-        """CIFAR10 of torchvision, or its checksum-free subclass when not verifying."""
-        return self.dataset_class if self.hparams.verify_checksums else _CIFAR10Unverified
 
     def augmentations(self) -> list[Any]:
         """Random crop (padding 4) and horizontal flip."""
