@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 from cli_runs import run_fit
+from ddp_runs import collect, ddp_config, fit_subprocess
 
 # The tests' networks are tiny: one thread avoids oversubscribing a small, shared machine.
 torch.set_num_threads(1)
@@ -14,3 +15,14 @@ torch.set_num_threads(1)
 def fit(tmp_path: Path):
     """``fit(config, *overrides) -> run_dir``."""
     return lambda config, *overrides: run_fit(config, tmp_path, *overrides)
+
+
+@pytest.fixture(scope="session")
+def ddp_run(tmp_path_factory):
+    """A tiny 2-process DDP fit launched by Lightning (checked in tests/distributed, compared
+    with the same run launched by SLURM in tests/cluster)."""
+    tmp = tmp_path_factory.mktemp("ddp")
+    config = ddp_config(tmp, "ddp")
+    proc = fit_subprocess(tmp, config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return {**collect(tmp, "ddp"), "config": config, "proc": proc}
