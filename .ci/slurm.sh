@@ -30,7 +30,10 @@ as_root() { "${SUDO[@]}" "$@"; }
 # A pid file's process, if it is still alive (else nothing).
 alive() { [[ -s $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null && cat "$1"; }
 
+# The node's state as sinfo prints it: idle, mixed, allocated, or with a suffix such as idle*
+# (not responding) or drain; only the bare words mean a node that runs jobs.
 node_state() { sinfo --noheader --nodes="$(hostname -s)" --format=%T 2>/dev/null | head -n1; }
+node_usable() { [[ $(node_state) =~ ^(idle|mixed|allocated)$ ]]; }
 
 install_packages() {
     if command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
@@ -106,7 +109,7 @@ EOF
 }
 
 up() {
-    if [[ $(node_state) == idle* || $(node_state) == mix* || $(node_state) == alloc* ]]; then
+    if node_usable; then
         log "node $(hostname -s) is up already ($(node_state))"
         return
     fi
@@ -124,10 +127,10 @@ up() {
     local deadline=$((SECONDS + TIMEOUT)) state=""
     while (( SECONDS < deadline )); do
         state=$(node_state)
-        [[ $state == idle* ]] && break
+        [[ $state == idle ]] && break
         sleep 1
     done
-    if [[ $state != idle* ]]; then
+    if [[ $state != idle ]]; then
         tail -n 20 "$STATE/slurmctld.log" "$STATE/slurmd.log" >&2 || true
         die "node $(hostname -s) not idle after ${TIMEOUT}s (state: '${state:-no answer}')"
     fi
@@ -166,7 +169,7 @@ status() {
     echo "slurmctld: ${ctld:-not running}  slurmd: ${slurmd:-not running}  state dir: $STATE"
     command -v sinfo >/dev/null || { echo "sinfo: not installed"; return 1; }
     sinfo --Node --long 2>&1 || return 1
-    [[ $(node_state) == idle* || $(node_state) == mix* || $(node_state) == alloc* ]]
+    node_usable
 }
 
 case ${1:-} in

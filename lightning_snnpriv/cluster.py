@@ -145,7 +145,8 @@ def slurm_unavailable() -> str | None:
     except subprocess.TimeoutExpired:
         return "squeue did not answer within 60 s (is slurmctld running?)"
     if probe.returncode != 0 and "Invalid job id" not in probe.stderr:
-        return f"squeue cannot reach the controller: {probe.stderr.strip()}"
+        last = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"squeue cannot reach the controller ({last})"
     return None
 
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+import submitit
 from cli_runs import CONFIGS, REPO
 
 from lightning_snnpriv import cluster
@@ -156,3 +157,29 @@ def test_an_array_runs_one_task_at_a_time_and_a_failed_fit_shows_its_error(tmp_p
         shutil.copy(source.job().paths.result_pickle, record.job().paths.result_pickle)
     states = [(s.state, s.slurm_state) for s in cluster.job_status(gone)]
     assert states == [("failed", None), ("completed", None), ("unknown", None)]
+
+
+@pytest.mark.slow  # SLURM holds a requeued job back for about two minutes before it restarts
+@pytest.mark.usefixtures("slurm")
+def test_a_preempted_fit_job_is_requeued_and_continues_its_run(tmp_path):
+    fit = _fit(tmp_path, "--trainer.max_epochs=40", "--ckpt_path", "last")
+    fit[fit.index("--config") + 1] = str(CONFIGS / "breast_cancer_snn.yaml")  # slower epochs
+    (record,) = cluster.submit([fit], tmp_path / "jobs", cwd=tmp_path, parameters=PARAMETERS)
+    deadline = time.monotonic() + TIMEOUT_S
+    while not list((tmp_path / "logs").glob("*/version_0/checkpoints/last.ckpt")):
+        assert time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.5)
+    # the signal SLURM sends before the time limit or on preemption (submitit asks for it)
+    preempt = submitit.slurm.slurm.SlurmJobEnvironment.USR_SIG
+    subprocess.run(["scancel", f"--signal={preempt}", record.job_id], check=True, timeout=60)
+    (status,), seen = _watch([record], timeout_s=2 * TIMEOUT_S)
+
+    assert status.state == "completed", status.stderr.read_text()[-4000:]
+    assert ("pending", "BeginTime") in seen[record.job_id]  # requeued, held back, restarted
+    job = subprocess.run(["scontrol", "show", "job", record.job_id], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    assert "Restarts=1" in job
+    (run,) = (tmp_path / "logs").glob("*/version_*")  # the same run, continued
+    assert (run / RESULTS_FILE).is_file()
+    assert (run / "config.resume-1.yaml").is_file()
+    assert f"resuming run {run}" in status.stderr.read_text()
