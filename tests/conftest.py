@@ -6,6 +6,7 @@ import pytest
 import torch
 from cli_runs import run_fit
 from ddp_runs import collect, ddp_config, fit_subprocess
+from slurm_cluster import require_slurm
 
 # The tests' networks are tiny: one thread avoids oversubscribing a small, shared machine.
 torch.set_num_threads(1)
@@ -26,3 +27,9 @@ def ddp_run(tmp_path_factory):
     proc = fit_subprocess(tmp, config)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return {**collect(tmp, "ddp"), "config": config, "proc": proc}
+
+
+@pytest.fixture(scope="session")
+def slurm() -> None:
+    """A usable SLURM cluster (tests/cluster): skipped without one, failed if one is required."""
+    require_slurm()

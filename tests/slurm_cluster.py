@@ -1,10 +1,11 @@
-"""The real SLURM cluster the tests in this directory submit to (``.ci/slurm.sh up`` starts one).
+"""The real SLURM cluster that tests/cluster submits to (``.ci/slurm.sh up`` starts one).
 
-Without a usable cluster the tests that need it are skipped with the reason, unless
-``SNNPRIV_REQUIRE_SLURM=1`` (set by ``.ci/run``) says it must be there: then its absence fails
-them, so CI can never pass with the cluster checks silently left out. They submit only to the
-local test cluster (``ClusterName=snnpriv``), never by surprise to a real cluster that the
-machine running the tests (a login node) belongs to; ``SNNPRIV_SLURM_TESTS=1`` allows that.
+The ``slurm`` fixture of ``tests/conftest.py`` calls :func:`require_slurm`. Without a usable
+cluster the tests that need it are skipped with the reason, unless ``SNNPRIV_REQUIRE_SLURM=1``
+(set by ``.ci/run``) says it must be there: then its absence fails them, so CI can never pass
+with the cluster checks silently left out. They submit only to the local test cluster
+(``ClusterName=snnpriv``), never by surprise to a real cluster that the machine running the
+tests (a login node) belongs to; ``SNNPRIV_SLURM_TESTS=1`` allows that.
 """
 
 import os
@@ -46,8 +47,7 @@ def cluster_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def slurm() -> None:
+def require_slurm() -> None:
     """Skip (or, with SNNPRIV_REQUIRE_SLURM=1, fail) when there is no usable cluster."""
     problem = cluster_problem()
     if problem is None:
