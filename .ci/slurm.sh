@@ -151,6 +151,12 @@ down() {
     if command -v scancel >/dev/null && [[ -n $(alive "$STATE/slurmctld.pid") ]]; then
         as_root scancel --full --quiet --user=root 2>/dev/null || true
         scancel --full --quiet --me 2>/dev/null || true
+        # let slurmd end the jobs' processes (slurmstepd and its tasks) before it stops
+        for _ in $(seq 60); do
+            [[ -z $(squeue --noheader --states=PENDING,RUNNING,COMPLETING,CONFIGURING \
+                2>/dev/null) ]] && break
+            sleep 0.5
+        done
     fi
     stop "$STATE/slurmd.pid" slurmd
     stop "$STATE/slurmctld.pid" slurmctld
