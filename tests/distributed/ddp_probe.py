@@ -2,12 +2,14 @@
 
 ``TrainingProbe`` records, on every rank, what each model actually trained on (pool indices,
 recovered from the batch's feature rows), whether each model had a gradient and whether its
-parameters moved in each step, and writes it to ``<out_dir>/rank<global rank>.json``.
+parameters moved in each step, and which cluster environment started the process (Lightning's
+own launcher or SLURM), and writes it to ``<out_dir>/rank<global rank>.json``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,9 @@ import torch
 from pytorch_lightning import Callback
 
 from lightning_snnpriv.data import BreastCancerDataModule
+
+#: Environment variables that tell who started a process and as which task.
+LAUNCH_VARIABLES = ("SLURM_JOB_ID", "SLURM_STEP_ID", "SLURM_PROCID", "SLURM_NTASKS_PER_NODE")
 
 
 class TrainingProbe(Callback):
@@ -79,6 +84,8 @@ class TrainingProbe(Callback):
             "global_rank": trainer.global_rank,
             "world_size": trainer.world_size,
             "strategy": type(trainer.strategy).__name__,
+            "cluster_environment": type(trainer.strategy.cluster_environment).__name__,
+            "launched_by": {k: os.environ.get(k) for k in LAUNCH_VARIABLES},
             "find_unused": getattr(trainer.strategy.model, "find_unused_parameters", None),
             "digest": trainer.datamodule.plan.digest(),
             "loaders": self.loaders,

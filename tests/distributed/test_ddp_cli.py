@@ -1,70 +1,24 @@
 """A 2-process DDP fit (gloo, CPU) through the real command line, and what it must produce.
 
 DDP's default launcher re-executes the script, so the fit runs as ``python -m lightning_snnpriv``
-in a subprocess. A test-only callback (``ddp_probe.TrainingProbe``) records on every rank what
-each model trained on. The 1-process comparison resumes the run's checkpoint in this process
-(no training left), so the attack stage runs on the same weights with 1 process.
+in a subprocess (the session fixture ``ddp_run`` of ``tests/conftest.py``, which
+``tests/cluster`` compares with the same run launched by SLURM). A test-only callback
+(``ddp_probe.TrainingProbe``) records on every rank what each model trained on. The 1-process
+comparison resumes the run's checkpoint in this process (no training left), so the attack
+stage runs on the same weights with 1 process.
 """
 
+import copy
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
-import pytest
 import torch
 import yaml
+from ddp_runs import WORLD, ddp_config, fit_subprocess
 from sklearn.datasets import load_breast_cancer
 
 from lightning_snnpriv.attacks import AttackInputs, LossAttack, ShokriAttack
 from lightning_snnpriv.runs import PLAN_FILE, RESULTS_FILE, SIGNALS_FILE, load_plan
-
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-WORLD = 2
-
-
-def _config(tmp: Path, name: str, **data_args) -> dict:
-    """The shipped breast cancer ANN config, shrunk to a tiny 1-epoch DDP run."""
-    config = yaml.safe_load((REPO / "configs" / "breast_cancer_ann.yaml").read_text())
-    trainer = config["trainer"]
-    trainer.update(
-        max_epochs=1, accelerator="cpu", devices=WORLD, strategy="ddp",
-        enable_progress_bar=False, enable_model_summary=False,
-    )  # fmt: skip
-    trainer["logger"]["init_args"].update(save_dir=str(tmp / "logs"), name=name)
-    trainer["callbacks"] = [
-        {"class_path": "ddp_probe.TrainingProbe", "init_args": {"out_dir": str(tmp / "probe")}}
-    ]
-    # 'paper': the shadow has fewer members than the target, so it sits out the last steps
-    config["data"]["init_args"].update(scheme="paper", **data_args)
-    config["model"]["init_args"]["hidden_sizes"] = [8]
-    config["mia"]["print_table"] = False
-    return config
-
-
-def _fit_subprocess(tmp: Path, config: dict) -> subprocess.CompletedProcess:
-    path = tmp / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(HERE)])}
-    return subprocess.run(
-        [sys.executable, "-m", "lightning_snnpriv", "fit", "--config", str(path)],
-        cwd=tmp, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def ddp_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ddp")
-    config = _config(tmp, "ddp")
-    proc = _fit_subprocess(tmp, config)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    runs = sorted((tmp / "logs" / "ddp").iterdir())
-    assert [r.name for r in runs] == ["version_0"], runs  # one run directory for both ranks
-    probes = [json.loads((tmp / "probe" / f"rank{r}.json").read_text()) for r in range(WORLD)]
-    return {"tmp": tmp, "config": config, "run": runs[0], "probes": probes, "proc": proc}
 
 
 def test_results_are_written_once(ddp_run):
@@ -152,7 +106,7 @@ def test_the_attack_stage_on_fixed_weights_is_the_same_with_one_process(
     # the 2-process run's final weights, outside its (complete, never resumed) run directory
     checkpoint = tmp_path / "weights.ckpt"
     shutil.copy(run / "checkpoints" / "last.ckpt", checkpoint)
-    config = ddp_run["config"]
+    config = copy.deepcopy(ddp_run["config"])  # the session's run is shared
     config["trainer"].update(devices=1, strategy="auto", callbacks=None)
     config["trainer"]["logger"]["init_args"].update(save_dir=str(tmp_path / "logs"), name="one")
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(config))
@@ -179,9 +133,9 @@ def test_the_attack_stage_on_fixed_weights_is_the_same_with_one_process(
 
 
 def test_ranks_with_different_plans_stop_with_a_clear_error(tmp_path):
-    config = _config(tmp_path, "mismatch")
+    config = ddp_config(tmp_path, "mismatch")
     config["data"]["class_path"] = "ddp_probe.RankSeededBreastCancer"
-    proc = _fit_subprocess(tmp_path, config)
+    proc = fit_subprocess(tmp_path, config)
     # every rank exits with code 2 (cli.main); Lightning's process observer may SIGKILL rank 0
     # (-9) if it sees rank 1 exit first, but the message is printed before either exits
     assert proc.returncode in (2, -9), proc.stderr[-4000:]
