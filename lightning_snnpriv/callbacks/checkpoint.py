@@ -114,6 +114,18 @@ class RunCheckpoint(ModelCheckpoint):
         plan = getattr(trainer.datamodule, "plan", None)
         self._plan_digest = plan.digest() if plan is not None else None
 
+    def check_plan(self, checkpoint: dict[str, Any], digest: str | None, path: Any) -> None:
+        """Refuse a checkpoint trained on another membership plan than ``digest``."""
+        state = checkpoint.get("callbacks", {}).get(self.state_key, {})
+        saved = state.get("plan_digest") if isinstance(state, dict) else None
+        if saved is not None and digest is not None and saved != digest:
+            raise UsageError(
+                f"--ckpt_path {path}: the checkpoint was trained on membership plan "
+                f"{saved}, but this config builds plan {digest} (a different dataset, "
+                "scheme, seed_everything or number of shadows). Resume with the run's own "
+                "config.yaml, or start a new run without --ckpt_path."
+            )
+
     def state_dict(self) -> dict[str, Any]:
         """ModelCheckpoint's state plus the plan digest and the random states at saving time."""
         return {**super().state_dict(), "plan_digest": self._plan_digest, "rng": rng_states()}
@@ -123,14 +135,7 @@ class RunCheckpoint(ModelCheckpoint):
     ) -> None:
         """Refuse a checkpoint whose plan differs from this run's; restore the random states."""
         state = checkpoint.get("callbacks", {}).get(self.state_key, {})
-        saved = state.get("plan_digest")
-        if saved is not None and self._plan_digest is not None and saved != self._plan_digest:
-            raise UsageError(
-                f"--ckpt_path {trainer.ckpt_path}: the checkpoint was trained on membership plan "
-                f"{saved}, but this config builds plan {self._plan_digest} (a different dataset, "
-                "scheme, seed_everything or number of shadows). Resume with the run's own "
-                "config.yaml, or start a new run without --ckpt_path."
-            )
+        self.check_plan(checkpoint, self._plan_digest, trainer.ckpt_path)
         # One process only: under DDP every rank would get rank zero's states.
         if "rng" in state and trainer.world_size == 1:
             set_rng_states(state["rng"])

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 from jsonargparse import ArgumentParser
 
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
 from lightning_snnpriv.reports.tables import format_table
-from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs import RunDir, yaml_files
 
 USAGE = "--run RUN [--attacks ATTACKS] [--targets TARGETS] [--mia.KEY=VALUE ...]"
 
@@ -95,7 +94,7 @@ def attack_specs(value: str) -> list:
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise UsageError(f"--attacks: {path} is not a file.")
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml_files.read(path, field="--attacks", mapping=False)
         if isinstance(loaded, dict):
             loaded = loaded.get("mia", loaded).get("attacks")
         if not isinstance(loaded, list):
@@ -104,9 +103,8 @@ def attack_specs(value: str) -> list:
             )
         return loaded
     if value.lstrip().startswith("["):
-        loaded = yaml.safe_load(value)
+        loaded = yaml_files.parse(value, "--attacks")
         if not isinstance(loaded, list):
             raise UsageError(f"--attacks: expected a YAML list of attacks, got {value!r}.")
         return loaded
     return [name.strip() for name in value.split(",") if name.strip()]
-

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import Namespace
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
@@ -21,12 +22,13 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
 from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
+from lightning_snnpriv.commands.fit_checks import check_fit_config
 from lightning_snnpriv.commands.registry import PROG, Command, commands
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models import PrivacyModule
-from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs import RunDir, yaml_files
 from lightning_snnpriv.runs.resume import (
     check_new_version,
     check_resumable,
@@ -113,6 +115,30 @@ class PrivacyCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
 
+    def before_fit(self) -> None:
+        """Build the data's pool and plan before the run directory exists (one process only).
+
+        Lightning creates the logger's ``version_N`` before it sets the data up; a plan the data
+        cannot make (a LiRA scheme with an odd number of models, a pool too small for the
+        split) would leave an empty run behind. Under several processes Lightning's order holds.
+        """
+        trainer, data = self.trainer, self.datamodule
+        if trainer.num_devices * trainer.num_nodes != 1 or getattr(data, "plan", 1) is not None:
+            return
+        data.prepare_data()
+        data.setup("fit")
+        for callback in trainer.callbacks:
+            if isinstance(callback, MembershipInferenceCallback):
+                callback.audit.check_models(data.num_models)
+                keep, audit = (torch.from_numpy(m) for m in (data.plan.keep, data.plan.audit))
+                callback.audit.check_plan(keep, audit)
+        ckpt = self.config.fit.get("ckpt_path")
+        if ckpt is not None and Path(ckpt).is_file():
+            checkpoint = read_checkpoint(Path(ckpt))
+            for callback in trainer.callbacks:
+                if isinstance(callback, RunCheckpoint):
+                    callback.check_plan(checkpoint, data.plan.digest(), ckpt)
+
     def parse_arguments(self, parser: LightningArgumentParser, args: object) -> None:
         """Parse, then resolve ``fit --ckpt_path`` to a checked checkpoint and its run directory."""
         super().parse_arguments(parser, args)  # type: ignore[arg-type]
@@ -123,6 +149,7 @@ class PrivacyCLI(LightningCLI):
             )
         if subcommand == "fit":
             prepare_fit(self.config.fit)
+            check_fit_config(self.config.fit)
 
 
 def _seed(seed: int | bool) -> int:
@@ -146,6 +173,7 @@ def build_cli(
         run: Run the subcommand; ``False`` parses the ``fit`` config alone and instantiates it.
         command: With ``run=False``, the command whose parser this is (``describe``).
     """
+    yaml_files.install()
     if run:
         parser_kwargs: dict[str, Any] = {"prog": PROG, "description": DESCRIPTION, **_STRICT}
         parser_kwargs.update({name: dict(_STRICT) for name in LIGHTNING_COMMANDS})

@@ -14,6 +14,7 @@ from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, ex
 from lightning_snnpriv.commands.fit import LIGHTNING_COMMANDS, build_cli
 from lightning_snnpriv.commands.registry import COMMANDS, PROG, Command
 from lightning_snnpriv.errors import find_usage_error
+from lightning_snnpriv.runs.yaml_files import check_config_files
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -30,6 +31,7 @@ def main(args: Sequence[str] | None = None) -> None:
     command = Command(argv[0]) if argv and argv[0] in COMMANDS else None
     typed = " ".join([PROG, *argv[:1]])
     try:
+        check_config_files(_config_files(argv))
         if command is None:
             build_cli(argv if args is not None else None)
         elif command.uses_fit_config:

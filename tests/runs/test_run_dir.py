@@ -39,7 +39,10 @@ def test_load_run_refuses_what_is_not_a_run(finished_run, tmp_path):
         load_run(tmp_path)
     copy = _copy(finished_run, tmp_path)
     (copy / "signals.pt").unlink()
-    with pytest.raises(UsageError, match=r"signals\.pt missing.*--ckpt_path last"):
+    with pytest.raises(UsageError, match=r"signals\.pt missing \(the run is complete"):
+        load_run(copy)  # defect 10: not "--ckpt_path last", which would start a new run
+    (copy / "mia_results.json").unlink()
+    with pytest.raises(UsageError, match=r"signals\.pt missing.*interrupted.*--ckpt_path last"):
         load_run(copy)
 
 
