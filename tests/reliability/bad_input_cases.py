@@ -112,6 +112,11 @@ def _corrupt_manifest(tmp: Path) -> list[str]:
 
 BINARY = bytes(range(256))
 
+
+def _binary(tmp: Path, name: str) -> Path:
+    (tmp / name).write_bytes(BINARY)
+    return tmp / name
+
 CASES: list[Case] = [
     Case("unknown-key", lambda t, r: fit("--model.init_args.hiden_sizes=[4]"),
          "model.init_args.hiden_sizes"),
@@ -208,7 +213,7 @@ CASES: list[Case] = [
     Case("save-dir-is-a-file",
          lambda t, r: fit(f"--trainer.logger.init_args.save_dir={_yaml(t, 'f', 'x')}"),
          "trainer.logger.init_args.save_dir"),
-    Case("binary-config", lambda t, r: fit(config=_yaml(t, "b.yaml", BINARY.decode("latin-1"))),
+    Case("binary-config", lambda t, r: fit(config=_binary(t, "b.yaml")),
          "b.yaml"),
     Case("binary-sweep-config", lambda t, r: _sweep(t, BINARY), "sweep.yaml"),
     Case("malformed-sweep-config", lambda t, r: _sweep(t, "name: [x\n"), "sweep.yaml"),
