@@ -22,6 +22,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
 from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
+from lightning_snnpriv.commands.finish_audit import finish_audit
 from lightning_snnpriv.commands.fit_checks import check_fit_config
 from lightning_snnpriv.commands.registry import PROG, Command, commands
 from lightning_snnpriv.data import PrivacyDataModule
@@ -115,6 +116,13 @@ class PrivacyCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
 
+    def fit(self, model: LightningModule, **kwargs: Any) -> None:
+        """``Trainer.fit``, or only the audit of a run whose training is over (no retraining)."""
+        if getattr(self, "finish_run", None) is not None:
+            finish_audit(self.finish_run, self.trainer, model, kwargs.get("datamodule"))
+            return
+        self.trainer.fit(model, **kwargs)
+
     def before_fit(self) -> None:
         """Build the data's pool and plan before the run directory exists (one process only).
 
@@ -148,7 +156,7 @@ class PrivacyCLI(LightningCLI):
                 f"{PROG}: give the command {subcommand!r} first: `{PROG} {subcommand} ...`."
             )
         if subcommand == "fit":
-            prepare_fit(self.config.fit)
+            self.finish_run = prepare_fit(self.config.fit)
             check_fit_config(self.config.fit)
 
 
@@ -196,8 +204,11 @@ def build_cli(
     )
 
 
-def prepare_fit(cfg: Namespace) -> None:
+def prepare_fit(cfg: Namespace) -> RunDir | None:
     """Resolve ``cfg.ckpt_path`` and point the logger at the run it resumes (edits ``cfg``).
+
+    Returns the run when its training is over but its audit is not (killed after
+    ``signals.pt``): the fit then only finishes the audit (:mod:`.finish_audit`).
 
     ``--ckpt_path <run>/checkpoints/<file>.ckpt`` resumes into ``<run>`` (the logger is pointed
     at that version directory), so the run keeps one directory; ``--ckpt_path last`` does the
@@ -214,20 +225,20 @@ def prepare_fit(cfg: Namespace) -> None:
     if ckpt is None:
         if logger is not None and logger.get("version") is not None:
             check_new_version(RunDir(_root(logger) / version_dir(logger.version)))
-        return
+        return None
     if ckpt == "last":
         if logger is None or cfg.get("checkpoint.dirpath"):
-            return  # Lightning's own rules: the checkpoint callbacks' directories
+            return None  # Lightning's own rules: the checkpoint callbacks' directories
         found = find_last(_root(logger), logger.get("version"))
         if found is None:
             rank_zero_info(
                 f"--ckpt_path last: no interrupted run under {_root(logger)}; starting a new run."
             )
             cfg.ckpt_path = None
-            return
+            return None
         ckpt = str(found)
     elif ckpt in ("best", "hpc") or "://" in ckpt:
-        return  # not a local file: Lightning resolves it
+        return None  # not a local file: Lightning resolves it
     path = Path(ckpt)
     if not path.is_file():
         raise ConfigError(
@@ -237,14 +248,16 @@ def prepare_fit(cfg: Namespace) -> None:
     checkpoint = read_checkpoint(path)
     run = run_of_checkpoint(path)
     check_same_config(checkpoint, _plain(cfg.get("model")), _plain(cfg.get("data")), path, run)
+    audit_only = False
     if run is not None:
-        check_resumable(run)
+        audit_only = check_resumable(run)
         if logger is not None:
             logger.save_dir = str(run.path.parent.parent)
             logger.name = run.path.parent.name
             logger.version = version_number(run.path)
         rank_zero_info(f"resuming run {run} from {path}")
     cfg.ckpt_path = str(path)
+    return run if audit_only else None
 
 
 class RunConfigSaver(SaveConfigCallback):
