@@ -92,8 +92,6 @@ def test_results_and_signals_are_never_overwritten(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "s.pt"]  # no temp files
 
 
-
-
 def test_plan_save_load_round_trip_and_no_overwrite(tmp_path):
     labels, is_train = np.repeat([0, 1], 20), np.arange(40) < 30
     plan = build_plan("lira", 4, labels, is_train, seed=0)
