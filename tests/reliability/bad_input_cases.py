@@ -117,6 +117,7 @@ def _binary(tmp: Path, name: str) -> Path:
     (tmp / name).write_bytes(BINARY)
     return tmp / name
 
+
 CASES: list[Case] = [
     Case("unknown-key", lambda t, r: fit("--model.init_args.hiden_sizes=[4]"),
          "model.init_args.hiden_sizes"),
