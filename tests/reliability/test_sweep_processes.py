@@ -68,9 +68,8 @@ def test_kill_9_of_the_sweep_kills_its_fit_and_frees_the_point(tmp_path):
     _wait(fit_started, 240, "the sweep started no fit within 240 s")
     fit_pid = json.loads(lock.read_text())["fit_pid"]
     assert _alive(fit_pid)
-    with pytest.raises(PointHeld, match=f"pid {sweep.pid}"):  # held while both live
-        with hold_point(lock.parent):
-            pass
+    with pytest.raises(PointHeld, match=f"pid {sweep.pid}"), hold_point(lock.parent):
+        pass  # held while both live
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
     sweep.stderr.close()
