@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from jsonargparse import Namespace
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.utilities import rank_zero_info
@@ -27,7 +28,7 @@ from lightning_snnpriv.commands.fit_checks import check_fit_config
 from lightning_snnpriv.commands.registry import PROG, Command, commands
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
-from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.errors import ConfigError, find_usage_error
 from lightning_snnpriv.models import PrivacyModule
 from lightning_snnpriv.runs import RunDir, yaml_files
 from lightning_snnpriv.runs.resume import (
@@ -115,6 +116,19 @@ class PrivacyCLI(LightningCLI):
         """``strategy: ddp`` (and its spawn/fork variants) detect unused parameters here."""
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Lightning's, with the Trainer's refusal of a setting as a ``trainer:`` error.
+
+        The Trainer checks its arguments when it is built (``accelerator: null``,
+        ``devices: 0``, ...) and raises ``ValueError`` or ``MisconfigurationException``.
+        """
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except (ValueError, TypeError, MisconfigurationException) as err:
+            if find_usage_error(err) is not None:
+                raise
+            raise ConfigError(f"trainer: {str(err).strip()}") from err
 
     def fit(self, model: LightningModule, **kwargs: Any) -> None:
         """``Trainer.fit``, or only the audit of a run whose training is over (no retraining)."""

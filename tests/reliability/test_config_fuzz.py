@@ -23,6 +23,8 @@ FAILURES: dict[str, list] = collections.defaultdict(list)
 CHECKS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 FUZZ = {"deadline": None, "derandomize": False, "suppress_health_check": CHECKS}
 OK = ("ok", "refused")
+#: Examples of each slow variant (``LSP_FUZZ_EXAMPLES`` to change it).
+SLOW = int(os.environ.get("LSP_FUZZ_EXAMPLES", "300"))
 BREAST_SNN = Path(__file__).resolve().parents[2] / "configs" / "breast_cancer_snn.yaml"
 
 
@@ -61,6 +63,7 @@ def _fuzz_run_file(case, finished_run, tmp_path_factory, name):
 @given(case=config_cases())
 @example(case=(BREAST_SNN, [("set", ("model", "init_args", "threshold"), math.nan)]))
 @example(case=(BREAST_SNN, [("duplicate", ("model", "class_path"), None)]))
+@example(case=(BREAST_SNN, [("set", ("trainer", "accelerator"), None)]))  # found: a traceback
 def test_fuzz_configs(case, tmp_path_factory):
     _fuzz_config(case, tmp_path_factory, "configs (default)")
 
@@ -74,14 +77,14 @@ def test_fuzz_run_files(case, finished_run, tmp_path_factory):
 
 
 @pytest.mark.slow
-@settings(max_examples=300, **FUZZ)
+@settings(max_examples=SLOW, **FUZZ)
 @given(case=config_cases())
 def test_fuzz_configs_many(case, tmp_path_factory):
     _fuzz_config(case, tmp_path_factory, "configs (slow)")
 
 
 @pytest.mark.slow
-@settings(max_examples=600, **FUZZ)
+@settings(max_examples=2 * SLOW, **FUZZ)
 @given(case=run_file_cases())
 def test_fuzz_run_files_many(case, finished_run, tmp_path_factory):
     _fuzz_run_file(case, finished_run, tmp_path_factory, "run files (slow)")
