@@ -69,13 +69,13 @@ class FitResult:
 
     @property
     def records(self) -> list[dict[str, Any]]:
-        """The records of ``mia_results.json``: one per attack and target (and pooled)."""
-        return self.result.records
+        """The records, as the run wrote them to ``mia_results.json`` (plain JSON values)."""
+        return self.results["records"]
 
     @property
     def results(self) -> dict[str, Any]:
-        """The whole contents of ``mia_results.json``."""
-        return self.result.results
+        """The whole contents of ``mia_results.json``, read from the run directory."""
+        return self.run_dir.load_results()
 
 
 def _option(key: str, value: Any) -> str:
