@@ -26,6 +26,7 @@ ALLOWED = {
     "errors": set(),
     # the Python API: the commands' layer, for callers in Python
     "api": {"attacks", "callbacks", "commands", "errors", "runs"},
+    "examples": set(),  # what a user writes: no code of the package
 }
 RUN_FILES = ("config.yaml", "membership.npz", "signals.pt", "mia_results.json", "scores.pt")
 

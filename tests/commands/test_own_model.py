@@ -29,6 +29,8 @@ def test_the_worked_example_runs_through_fit(kind, tmp_path):
     assert loaded.outputs.shape == (2, 400, 2)
     assert loaded.plan.num_models == 2
     assert not (loaded.plan.keep[0] & loaded.plan.keep[1]).any()  # shokri: disjoint halves
+    saved = torch.load(RunDir(run).last_checkpoint, weights_only=True)["hyper_parameters"]
+    assert saved["network"]["class_path"].endswith("SpikingMLP" if kind == "snn" else ".MLP")
     assert run_cli(["attack", "--run", str(run), "--attacks", "loss,gap", "--mia.bootstrap=0",
                     "--print_table=false"]) == 0  # fmt: skip
     assert [r["attack"] for r in load_results(run, ".1")["records"]] == ["loss", "gap"]
