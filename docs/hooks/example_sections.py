@@ -8,6 +8,10 @@ lines as Markdown text. This registers the singular title as the same section ki
 from __future__ import annotations
 
 from griffe import DocstringSectionKind
-from griffe._internal.docstrings import google
+
+try:
+    from griffe._internal.docstrings import google
+except ImportError:  # griffe 1.x
+    from _griffe.docstrings import google  # type: ignore[no-redef]
 
 google._section_kind.setdefault("example", DocstringSectionKind.examples)
