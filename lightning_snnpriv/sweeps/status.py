@@ -1,7 +1,9 @@
 """Where each point of a sweep stands: done, pending, running, failed or to run.
 
-A point is ``done`` when its point directory holds a finished run, whoever ran it. Otherwise
-its newest SLURM job (from the sweep's submission records) says ``pending`` or ``running``
+A point is ``done`` when its point directory holds a finished run, whoever ran it, and no job
+of it is still queued or running (a job that wrote its results is ``running`` until it has
+written the point's attempt record too, so a report never misses it). Otherwise its newest
+SLURM job (from the sweep's submission records) says ``pending`` or ``running``
 (asked from the scheduler: :func:`lightning_snnpriv.sweeps.cluster.job_status`), or
 ``failed`` (the job ended without a finished run: the fit failed, hit its time limit, was
 cancelled, or the scheduler forgot a job that left no result); without a job, a failed local
@@ -72,17 +74,17 @@ def point_states(sweep: SweepDir, points: Sequence[Point]) -> list[PointState]:
     """The state of each point, in the points' order (one ``squeue`` call for all jobs)."""
     jobs = latest_jobs(sweep)
     finished = {p.id: sweep.finished_run(p.name) for p in points}
-    asked = [jobs[p.id] for p in points if p.id in jobs and finished[p.id] is None]
+    asked = [jobs[p.id] for p in points if p.id in jobs]
     statuses = _job_statuses(asked) if asked else {}
     states = []
     for point in points:
         job = jobs.get(point.id)
         run = finished[point.id]
-        if run is not None:
+        status = statuses[job.job_id] if job is not None else None
+        if run is not None and (status is None or status.state not in LIVE):
             states.append(PointState(point, "done", job, run_dir=run.path))
             continue
-        if job is not None:
-            status = statuses[job.job_id]
+        if status is not None:
             slurm = status.slurm_state or f"not in squeue ({status.state})"
             slurm += f" ({status.reason})" if status.reason else ""
             state = status.state if status.state in LIVE else "failed"
