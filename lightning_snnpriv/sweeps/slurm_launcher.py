@@ -31,7 +31,7 @@ import submitit
 import yaml
 
 import lightning_snnpriv
-from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.errors import ConfigError, UsageError
 from lightning_snnpriv.runs.files import write_json
 from lightning_snnpriv.runs.resume import versions
 from lightning_snnpriv.sweeps import cluster
@@ -192,6 +192,12 @@ class SlurmLauncher:
             One record per point: ``point_id``, ``point``, ``status`` (``submitted``, or
             ``pending``/``running`` for a job attached to) and ``job_id``.
         """
+        problem = cluster.slurm_unavailable()
+        if problem is not None:
+            raise UsageError(
+                f"sweep: the SLURM launcher cannot submit from here: {problem}. Run the sweep "
+                "where sbatch reaches the cluster (a login node), or pass --launcher local."
+            )
         sweep = SweepDir(spec.sweep_dir)
         with _submit_lock(sweep):
             states = point_states(sweep, points)

@@ -75,6 +75,18 @@ def test_a_bad_launcher_value_exits_2_naming_the_field(tmp_path, capsys, section
     assert not (tmp_path / "logs").exists()  # nothing written
 
 
+def test_without_slurm_the_slurm_launcher_exits_2_and_submits_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    path = _write(tmp_path / "s.yaml", {"kind": "slurm"}, output_dir=str(tmp_path / "logs"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without the SLURM client
+    assert run_cli(["sweep", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "`sbatch` is not on PATH" in err
+    assert "--launcher local" in err
+    assert SweepDir(tmp_path / "logs" / "s").submissions() == []
+
+
 def test_a_point_on_several_devices_gets_one_task_and_one_gpu_per_device(tmp_path):
     spec = load_spec(_write(tmp_path / "s.yaml", {}, grid={"trainer.devices": [1, 4]}))
     shapes = [point_shape(spec, p) for p in spec.expand()]
