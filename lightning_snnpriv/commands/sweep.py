@@ -45,6 +45,7 @@ def add_arguments(parser: ArgumentParser) -> None:
         "--launcher",
         type=Literal["local", "slurm"] | None,
         default=None,
+        metavar="{local,slurm}",
         help="Where the points run: `local` subprocesses or `slurm` jobs (default: the sweep "
         "config's launcher.kind, else local).",
     )
@@ -60,6 +61,7 @@ def add_arguments(parser: ArgumentParser) -> None:
         nargs="?",
         const=DEFAULT_WAIT_S,
         default=None,
+        metavar="SECONDS",
         help="SLURM launcher: wait for the jobs (at most SECONDS; bare: "
         f"{DEFAULT_WAIT_S:.0f}), then write the report. Without it, sweep returns once the "
         "jobs are submitted (rerun it, or `report`, when they are done).",
@@ -96,6 +98,9 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     """Run (or list) the points of a sweep, then report."""
     args = parser.parse_args(list(argv))
     spec = load_spec(args.config, args.output_dir)
+    slurm = (args.launcher or spec.launcher.kind) == "slurm"
+    if args.wait is not None and not slurm:
+        raise UsageError("sweep: --wait is for the SLURM launcher; a local sweep always waits.")
     sweep = SweepDir(spec.sweep_dir)
     points = every_point = spec.expand()
     if args.only:
@@ -121,11 +126,9 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
         return
     sweep.write_manifest(spec, every_point)
     todo = [p for p in points if not done[p.id]]
-    if (args.launcher or spec.launcher.kind) == "slurm":
+    if slurm:
         _slurm(args, spec, sweep, points, todo)
         return
-    if args.wait is not None:
-        raise UsageError("sweep: --wait is for the SLURM launcher; a local sweep always waits.")
     if sweep.submissions():  # points that SLURM runs now are not run here too
         live = {s.point.id for s in point_states(sweep, todo) if s.state in LIVE}
         todo = [p for p in todo if p.id not in live]

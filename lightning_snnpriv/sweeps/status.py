@@ -81,12 +81,14 @@ def point_states(sweep: SweepDir, points: Sequence[Point]) -> list[PointState]:
         job = jobs.get(point.id)
         run = finished[point.id]
         status = statuses[job.job_id] if job is not None else None
-        if run is not None and (status is None or status.state not in LIVE):
-            states.append(PointState(point, "done", job, run_dir=run.path))
-            continue
+        slurm = ""
         if status is not None:
             slurm = status.slurm_state or f"not in squeue ({status.state})"
             slurm += f" ({status.reason})" if status.reason else ""
+        if run is not None and (status is None or status.state not in LIVE):
+            states.append(PointState(point, "done", job, slurm, run_dir=run.path))
+            continue
+        if status is not None:
             state = status.state if status.state in LIVE else "failed"
             stderr = status.stderr if state == "failed" else None
             states.append(PointState(point, state, job, slurm, stderr=stderr))

@@ -210,6 +210,7 @@ def test_status_after_the_jobs_and_report_from_a_new_command(finished, capsys):
     assert code == 0
     assert "2 points (1 done, 0 running, 0 pending, 1 failed, 0 to run)" in out
     assert out.count(" done ") == 1
+    assert "COMPLETED" in out
     assert "FAILED (NonZeroExitCode)" in out
     assert "stderr: " in out
     assert "_0_log.err" in out
@@ -233,3 +234,10 @@ def test_a_rerun_submits_only_the_failed_point(finished, capsys):
         for submission in sweep.submissions()[1:]:  # held: cancel it before it could run
             for entry in submission["jobs"]:
                 subprocess.run(["scancel", entry["job_id"]], check=False, timeout=60)
+
+
+def test_sweep_help_documents_the_launcher_options(capsys):
+    assert run_cli(["sweep", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--launcher", "--wait", "--status", "{local,slurm}"):
+        assert option in out
