@@ -162,6 +162,12 @@ def test_killing_the_client_loses_nothing_and_a_rerun_attaches(cluster_sweep, ca
     assert len(sweep.submissions()) == 1
     assert _jobs(name) == jobs
 
+    code, out, _ = _sweep(path, capsys, "--launcher", "local", "--no-report")
+    assert code == 0  # nor does a local sweep run the points that SLURM has queued
+    assert "2 point(s) queued or running on SLURM: not run here" in out
+    assert "0 to run" in out
+    assert not sweep.attempts(sweep.submissions()[0]["jobs"][0]["point"])
+
     code, out, _ = _sweep(path, capsys, "--status")
     assert code == 0
     assert "2 points (0 done, 0 running, 2 pending, 0 failed, 0 to run)" in out
@@ -241,3 +247,32 @@ def test_sweep_help_documents_the_launcher_options(capsys):
     out = capsys.readouterr().out
     for option in ("--launcher", "--wait", "--status", "{local,slurm}"):
         assert option in out
+
+
+@pytest.mark.slow  # a 2-process DDP fit on the node's 2 CPUs (about a minute unloaded)
+@pytest.mark.usefixtures("slurm")
+def test_a_point_on_two_devices_runs_as_one_job_with_one_task_per_device(tmp_path, capsys):
+    name = f"ddp-{uuid.uuid4().hex[:8]}"
+    launcher = {"kind": "slurm", "time_min": 15, "cpus_per_device": 1}
+    path = _write(tmp_path / f"{name}.yaml", launcher, output_dir=str(tmp_path / "logs"))
+    spec = yaml.safe_load(path.read_text())
+    ddp = {"trainer.devices": 2, "trainer.strategy": "ddp", "trainer.accelerator": "cpu"}
+    spec["fixed"].update({**ddp, "data.init_args.scheme": "paper"})
+    spec["points"] = [{"model.init_args.hidden_sizes": [8]}]
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    try:
+        code, out, err = _sweep(path, capsys, "--wait", str(WAIT_S))
+    finally:
+        subprocess.run(["scancel", f"--name=snnpriv-{name}"], check=False, timeout=60)
+    assert code == 0, out + err
+    sweep = SweepDir(tmp_path / "logs" / name)
+    ((entry,),) = [s["jobs"] for s in sweep.submissions()]
+    assert (entry["devices"], entry["num_nodes"]) == (2, 1)
+    script = (Path(entry["folder"]) / f"{entry['job_id'].split('_')[0]}_submission.sh").read_text()
+    assert "#SBATCH --ntasks-per-node=2" in script
+    (attempt,) = sweep.attempts(entry["point"])  # written once, by the first task
+    assert attempt["status"] == "finished"
+    (run,) = sweep.point_dir(entry["point"]).glob("version_*")  # both ranks, one run
+    assert Path(attempt["run_dir"]) == run
+    rank1 = Path(entry["folder"]) / f"{entry['job_id']}_1_log.err"  # the second task's log
+    assert "GLOBAL_RANK: 1, MEMBER: 2/2" in rank1.read_text()
