@@ -173,6 +173,12 @@ def test_killing_the_client_loses_nothing_and_a_rerun_attaches(cluster_sweep, ca
     assert "2 points (0 done, 0 running, 2 pending, 0 failed, 0 to run)" in out
     assert out.count("PENDING (JobHeldUser)") == 2
 
+    code, out, err = _sweep(path, capsys, "--wait", "1")  # the bound passes, the jobs stay
+    assert code == 1
+    assert "2 point(s) still queued or running after 1 s" in err
+    assert not sweep.reports()
+    assert _jobs(name) == jobs
+
     subprocess.run(["scontrol", "release", jobs[0].split("_")[0]], check=True, timeout=60)
     code, out, err = _sweep(path, capsys, "--wait", str(WAIT_S))
     assert code == 1, out + err  # the bad point failed; the others finished
