@@ -59,8 +59,8 @@ def add_arguments(parser: ArgumentParser) -> None:
         type=str | None,
         default=None,
         help="Audit modes to check, comma-separated, among 1 (model 0 audited), all (each "
-        "model audited, the mean over targets) and pooled (scores of all targets together). Default: 1 with "
-        "mia.targets 1, else all three.",
+        "model audited, the mean over targets) and pooled (scores of all targets together). "
+        "Default: 1 with mia.targets 1, else all three.",
     )
     parser.add_argument(
         "--alpha",
