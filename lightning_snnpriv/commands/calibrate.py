@@ -62,6 +62,15 @@ def add_arguments(parser: ArgumentParser) -> None:
         "model audited, the mean over targets) and pooled (scores of all targets together). "
         "Default: 1 with mia.targets 1, else all three.",
     )
+    # a finished run's config.yaml records the fit subcommand's own arguments: accept them
+    for name, kind in (("ckpt_path", str | None), ("weights_only", bool | None)):
+        parser.add_argument(
+            f"--{name}",
+            type=kind,
+            default=None,
+            help=f"Ignored: accepted so that a run's config.yaml (which records {name}) can be "
+            "given as --config.",
+        )
     parser.add_argument(
         "--alpha",
         type=float,

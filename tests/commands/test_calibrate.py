@@ -60,6 +60,28 @@ def test_a_biased_attack_exits_1(capsys, monkeypatch):
     assert "FAILED: rmia_online off chance" in out
 
 
+def test_a_finished_run_s_config(tmp_path, capsys):
+    main(
+        [
+            "fit",
+            "--config", str(CONFIGS / "iris_ann.yaml"),
+            "--data.init_args.scheme=lira",
+            "--data.init_args.num_shadows=5",
+            "--mia.attacks=[loss, rmia]",
+            "--model.init_args.hidden_sizes=[4]",
+            "--trainer.max_epochs=1",
+            "--trainer.enable_progress_bar=false",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+        ]
+    )  # fmt: skip
+    (config,) = tmp_path.glob("*/version_*/config.yaml")
+    capsys.readouterr()
+    main(["calibrate", "--config", str(config), "--seeds=10"])
+    out = capsys.readouterr().out
+    assert "2 attack(s) on scheme 'lira': 6 models, 150 pool samples, 3 classes, 10 seeds" in out
+    assert set(_table(out)) == {("loss", "1"), ("rmia_online", "1")}
+
+
 def test_unsupported_attack_is_listed_not_failed(capsys):
     # the shokri scheme gives no IN references: online LiRA cannot run (fit refuses it too)
     main(["calibrate", "--config", ANN, "--mia.attacks=[loss, lira_online]", "--seeds=4"])
