@@ -110,4 +110,3 @@ def attack_specs(value: str) -> list:
             raise UsageError(f"--attacks: expected a YAML list of attacks, got {value!r}.")
         return loaded
     return [name.strip() for name in value.split(",") if name.strip()]
-
