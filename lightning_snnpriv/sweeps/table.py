@@ -154,12 +154,17 @@ def _metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [n for n in names if any(n in r for r in rows)]
 
 
+#: Metrics whose range is not [0, 1] (the others: accuracies, AUC, TPRs).
+_RANGES = {"advantage": (-1.0, 1.0)}
+
+
 def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[dict[str, Any]]:
     """Mean, std (ddof 1) and 95% interval over the seed axes, per setting x attack.
 
     Uses the finished rows of the main target (model 0). Each metric ``m`` gets ``m_mean``,
     ``m_std``, ``m_ci_low`` and ``m_ci_high``: a Student-t interval of the mean over seeds
-    (:func:`~lightning_snnpriv.sweeps.statistics.mean_interval`; a bootstrap interval is not
+    (:func:`~lightning_snnpriv.sweeps.statistics.mean_interval`, cut to the metric's range:
+    ``[0, 1]``, ``[-1, 1]`` for the advantage; a bootstrap interval is not
     used: with the usual 3-10 seeds BCa covers less than its level, see
     ``docs/guide/attacks.md``), NaN with one seed. The AUC also gets the chance-floored value a
     Pareto front uses (``auc_front``: below chance counts as chance) and the flags
@@ -173,7 +178,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[di
         >>> out[0]["w"], out[0]["n"], round(out[0]["auc_mean"], 3), round(out[0]["auc_std"], 4)
         ('4', 2, 0.65, 0.0707)
         >>> round(out[0]["auc_ci_low"], 3), round(out[0]["auc_ci_high"], 3)
-        (0.015, 1.285)
+        (0.015, 1.0)
     """
     keep = [r for r in rows if r.get("status") == "finished" and is_main_target(r)]
     group_keys = [a for a in axes if not is_seed_key(a)]
@@ -191,8 +196,9 @@ def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[di
             interval = mean_interval(values) if values else nan
             entry[f"{metric}_mean"] = interval.mean
             entry[f"{metric}_std"] = interval.sd
-            entry[f"{metric}_ci_low"] = interval.low
-            entry[f"{metric}_ci_high"] = interval.high
+            low, high = _RANGES.get(metric, (0.0, 1.0))  # the t-interval, within the range
+            entry[f"{metric}_ci_low"] = max(interval.low, low) if values else math.nan
+            entry[f"{metric}_ci_high"] = min(interval.high, high) if values else math.nan
             if metric == "auc":
                 point = chance_floor(interval)
                 entry["auc_front"] = point.value
