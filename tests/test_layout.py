@@ -25,7 +25,8 @@ ALLOWED = {
     "distributed": {"errors"},
     "errors": set(),
 }
-RUN_FILES = ("config.yaml", "membership.npz", "signals.pt", "mia_results.json", "scores.pt")
+RUN_FILES = ("config.yaml", "membership.npz", "signals.pt", "mia_results.json", "scores.pt",
+             "report.html")  # fmt: skip
 
 
 def _modules() -> dict[str, Path]:
