@@ -107,7 +107,7 @@ class MembershipInferenceCallback(Callback):
         log_audit(trainer.loggers, trainer.global_step, settings, result, figures)
         close_all(figures)
         if self.print_table:
-            print(format_table(result, path))
+            print(format_table(result, path, run.report_file()))
 
     def query_module(self, pl_module: LightningModule) -> Any:
         """The module to query: ``pl_module`` itself, or wrapped in input dropout."""

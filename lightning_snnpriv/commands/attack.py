@@ -76,11 +76,11 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
     figures = audit_figures(result)
     suffix = run_.dir.free_suffix()
-    report = run_report(result, figures, f"{run_.dir} (attack re-run{suffix})")
+    report = run_report(result, figures, f"{run_.dir} (attack re-run {suffix[1:]})")
     path = run_.dir.write_audit(results, result.score_tensors(), figures, suffix, report)
     close_all(figures)
     if given.get("print_table", True):
-        print(format_table(result, path))
+        print(format_table(result, path, run_.dir.report_file(suffix)))
 
 
 def attack_specs(value: str) -> list:

@@ -44,7 +44,7 @@ def roc_figure(
 
     Example:
         >>> fig = roc_figure({"loss": ([0.0, 0.5, 1.0], [0.0, 0.7, 1.0])})
-        >>> fig.axes[0].get_xscale(), fig.axes[0].get_xlim()
+        >>> fig.axes[0].get_xscale(), tuple(map(float, fig.axes[0].get_xlim()))
         ('log', (0.5, 1.0))
     """
     fig, ax = plt.subplots(figsize=(4.5, 4.5), constrained_layout=True)

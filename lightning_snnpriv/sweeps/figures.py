@@ -164,9 +164,11 @@ def metrics_vs_axis_figure(
             ax.axhline(0.5, color="grey", linestyle=":", linewidth=1, label="_chance")
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
-    handles = [plt.Line2D([], [], color=colors[s], marker="o", linestyle="-") for s in series]
+    style = "none" if categorical else "-"
+    handles = [plt.Line2D([], [], color=colors[s], marker="o", linestyle=style) for s in series]
     if series and len(series) <= 16:
         fig.legend(handles, series, fontsize="small", loc="outside right center",
                    title=legend_title or None, title_fontsize="small")  # fmt: skip
-    fig.suptitle(f"mean {interval} over seeds; dotted: chance", fontsize="small")
+    chance = "; dotted: chance (AUC 0.5)" if any(m.endswith("AUC") for m in panels) else ""
+    fig.suptitle(f"mean {interval} over seeds{chance}", fontsize="small")
     return fig

@@ -22,8 +22,10 @@ from lightning_snnpriv.reports.figures import roc_figure
 from lightning_snnpriv.reports.labels import tpr_label
 from lightning_snnpriv.runs import RunDir
 from lightning_snnpriv.runs.files import save_figure, write_text
+from lightning_snnpriv.runs.run_dir import REPORT_FILE as REPORT_PAGE  # same name as a run's
 from lightning_snnpriv.sweeps.axes import (
     axis_positions,
+    cell_label,
     is_numeric_axis,
     series_label,
     tied_axes,
@@ -45,8 +47,6 @@ from lightning_snnpriv.sweeps.table import (
 
 #: Resolution of the report's PNG figures.
 FIGURE_DPI = 110
-#: The report's self-contained HTML page.
-REPORT_PAGE = "report.html"
 #: The report's folder of per-series TensorBoard runs (one colour per series).
 SERIES_DIR = "series"
 
@@ -108,6 +108,7 @@ def _curves_against_axis(
     charts: dict[str, list] = {}
     panels: dict[str, dict[str, tuple[list[float], ...]]] = {}
     intervals = False
+    runs: dict[str, str] = {}  # series label -> its TensorBoard run (key=value,...)
     for metric, title, attack in _axis_metrics(summary, attacks):
         panel: dict[str, tuple[list[float], ...]] = {}
         ci = False
@@ -117,9 +118,10 @@ def _curves_against_axis(
             spread = _spread(entry, metric)
             ci |= len(spread) == 2
             nan = [math.nan] * len(order)
-            lines = panel.setdefault(
-                series_label(entry, series_keys), tuple(list(nan) for _ in range(3))
-            )
+            label = series_label(entry, series_keys)
+            lines = panel.setdefault(label, tuple(list(nan) for _ in range(3)))
+            runs[label] = ",".join(f"{key_label(k)}={cell_label(k, entry[k])}"
+                                   for k in series_keys if entry.get(k) is not None)  # fmt: skip
             i = order.index(entry[axis])
             lines[0][i] = entry[f"{metric}_mean"]
             for line, value in zip(lines[1:], spread, strict=False):
@@ -130,7 +132,7 @@ def _curves_against_axis(
         for series, (mean, *_) in panel.items():
             for step, value in zip(positions, mean, strict=True):
                 if not math.isnan(value):
-                    series_writer(series).add_scalar(tag, value, int(step))
+                    series_writer(runs[series]).add_scalar(tag, value, int(step))
         charts[title] = ["Multiline", [re.escape(tag) + "$"]]
     xlabel = " = ".join(key_label(k) for k in (axis, *tied))
     legend = ", ".join(key_label(k) for k in series_keys)
@@ -146,7 +148,7 @@ def _curves_against_axis(
 
 
 class _SeriesWriters:
-    """One TensorBoard run per series label: ``<report>/series/<label>/``."""
+    """One TensorBoard run per series: ``<report>/series/<key=value,...>/`` (``all``: none)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory, self.writers = directory, {}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 from chromium import assert_decoded, rendered, screenshot
+from cli_runs import run_cli
 
 from lightning_snnpriv.reports.html import Image, Section, Table, Text, page
 from lightning_snnpriv.reports.labels import tpr_label
@@ -46,3 +48,15 @@ def test_page_escapes_text_and_renders_markdown(tmp_path):
     assert "<strong>bold</strong>" in html
     assert "<script>x</script>" not in html
     assert "<td>&lt;i&gt;</td>" in html
+
+
+def test_attack_rerun_writes_its_own_report(finished_run, tmp_path, capsys):
+    run = RunDir(shutil.copytree(finished_run, tmp_path / "run"))
+    before = run.report_file().read_bytes()
+    assert run_cli(["attack", "--run", str(run), "--attacks", "loss"]) == 0
+    assert f"report: {run.report_file('.1')}" in capsys.readouterr().out
+    assert run.report_file().read_bytes() == before  # the fit's page is kept
+    shown = rendered(run.report_file(".1"), tmp_path)
+    assert shown["title"] == f"Membership-inference audit: {run} (attack re-run 1)"
+    assert [row[0] for row in shown["tables"][0][1:]] == ["loss"]
+    assert_decoded(shown["images"])
