@@ -42,16 +42,17 @@ def tensorboard_hint(sweep_dir: Path, report_dir: Path, series_dir: str) -> tupl
     """The command that serves a sweep in TensorBoard and the link to this report's charts.
 
     The link opens Custom Scalars filtered to this report's series runs (``report_<N>/<series
-    dir>/...``), so another report of the same sweep does not show in its charts.
+    dir>/...``), so another report of the same sweep does not show in its charts, with no
+    smoothing (a sweep's curves have a few points each).
 
     Example:
         >>> tensorboard_hint(Path("/x/demo"), Path("/x/demo/report_1"), "series")
-        ('tensorboard --logdir /x/demo', 'http://localhost:6006/#custom_scalars&regexInput=%5Ereport_1%2Fseries%2F')
+        ('tensorboard --logdir /x/demo', 'http://localhost:6006/#custom_scalars&regexInput=%5Ereport_1%2Fseries%2F&_smoothingWeight=0')
     """
     runs = quote(f"^{report_dir.relative_to(sweep_dir).as_posix()}/{series_dir}/", safe="")
     return (
         f"tensorboard --logdir {shown_path(sweep_dir)}",
-        f"{TENSORBOARD_URL}/#custom_scalars&regexInput={runs}",
+        f"{TENSORBOARD_URL}/#custom_scalars&regexInput={runs}&_smoothingWeight=0",
     )
 
 
