@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -37,11 +38,13 @@ def tradeoff_figure(
     accuracy: Sequence[float],
     auc: Sequence[float],
     accuracy_std: Sequence[float] | None = None,
-    auc_std: Sequence[float] | None = None,
+    auc_std: Sequence[float | tuple[float, float]] | None = None,
     title: str = "",
     legend_title: str = "",
 ) -> Figure:
     """Target test accuracy against attack AUC, one marker per setting, with the Pareto front.
+
+    ``auc_std`` holds, per setting, a std (a symmetric bar) or an interval ``(low, high)``.
 
     Example:
         >>> fig = tradeoff_figure(["a", "b"], [0.9, 0.8], [0.6, 0.55])
@@ -56,7 +59,7 @@ def tradeoff_figure(
             acc[i],
             leak[i],
             xerr=None if accuracy_std is None else _finite(accuracy_std[i]),
-            yerr=None if auc_std is None else _finite(auc_std[i]),
+            yerr=None if auc_std is None else _auc_bar(leak[i], auc_std[i]),
             fmt="o",
             color=colors[i],
             label=label,
@@ -78,6 +81,12 @@ def tradeoff_figure(
 
 def _finite(value: float) -> float | None:
     return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _auc_bar(mean: float, spread: float | tuple[float, float]) -> Any:
+    if isinstance(spread, tuple):
+        return error_bars([mean], [[spread[0]], [spread[1]]])
+    return _finite(spread)
 
 
 #: At most this many panels side by side; more go on further rows.

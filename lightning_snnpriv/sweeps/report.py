@@ -205,8 +205,10 @@ def write_report(sweep_dir: str | Path) -> Path:
             [e["target_test_acc_mean"] for e in entries],
             [e["auc_mean"] for e in entries],
             [e["target_test_acc_std"] for e in entries],
-            [e["auc_std"] for e in entries],
-            title=f"{manifest['name']}: {attack} attack (mean ± std over seeds)",
+            [_spread(e, "auc") if len(_spread(e, "auc")) == 2 else e["auc_std"] for e in entries],
+            title=f"{manifest['name']}: {attack} attack (mean"
+            + (" with 95% CI" if "auc_ci_low" in entries[0] else " ± std")
+            + " over seeds)",
             legend_title=", ".join(key_label(k) for k in shown_keys),
         )
         save(fig, f"tradeoff_{attack}")

@@ -12,7 +12,7 @@ import torch
 
 from lightning_snnpriv.attacks.metrics import roc_curve
 from lightning_snnpriv.reports.figures import roc_figure
-from lightning_snnpriv.sweeps.figures import metrics_vs_axis_figure
+from lightning_snnpriv.sweeps.figures import metrics_vs_axis_figure, tradeoff_figure
 
 
 def _panels(n_panels: int, series: tuple[str, ...]) -> dict:
@@ -80,4 +80,13 @@ def test_roc_log_axes_start_at_one_over_n(n_nonmembers):
     chance = next(line for line in ax.get_lines() if line.get_label() == "chance")
     assert chance.get_xdata()[0] == pytest.approx(1 / n_nonmembers)
     assert math.isclose(chance.get_xdata()[-1], 1.0)
+    plt.close(fig)
+
+
+def test_tradeoff_bars_are_the_interval_when_given():
+    fig = tradeoff_figure(["ann", "snn"], [0.9, 0.8], [0.6, 0.55], [0.01, 0.01],
+                          [(0.52, 0.7), 0.02])  # fmt: skip
+    y_bars = {c.get_label(): c.lines[2][-1].get_segments()[0] for c in fig.axes[0].containers}
+    assert tuple(np.round(y_bars["ann"][:, 1], 3)) == (0.52, 0.7)
+    assert tuple(np.round(y_bars["snn"][:, 1], 3)) == (0.53, 0.57)
     plt.close(fig)
