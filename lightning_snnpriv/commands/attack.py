@@ -19,6 +19,7 @@ from jsonargparse import ArgumentParser
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
+from lightning_snnpriv.reports.html import run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.runs import RunDir
 
@@ -75,12 +76,12 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     result = audit.run(run_.outputs, run_.labels, run_.keep, run_.audit, settings)
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
     figures = audit_figures(result)
-    path = run_.dir.write_audit(
-        results, result.score_tensors(), figures, suffix=run_.dir.free_suffix()
-    )
+    suffix = run_.dir.free_suffix()
+    report = run_report(result, figures, f"{run_.dir} (attack re-run {suffix[1:]})")
+    path = run_.dir.write_audit(results, result.score_tensors(), figures, suffix, report)
     close_all(figures)
     if given.get("print_table", True):
-        print(format_table(result, path))
+        print(format_table(result, path, run_.dir.report_file(suffix)))
 
 
 def attack_specs(value: str) -> list:

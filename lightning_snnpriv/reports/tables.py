@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning_snnpriv.attacks.audit import AuditResult
+from lightning_snnpriv.reports.labels import tpr_label
 
 
-def format_table(result: AuditResult, results_path: Path) -> str:
-    """Each attack's summary results (pooled over targets if several), accuracy and file."""
+def format_table(result: AuditResult, results_path: Path, report_path: Path | None = None) -> str:
+    """Each attack's summary results (pooled over targets if several), accuracy and files."""
     records = result.summary()
     fprs = [point["fpr_target"] for point in records[0]["tpr_at_fpr"]] if records else []
-    head = f"{'attack':<22}{'AUC':>8}" + "".join(f"{f'TPR@{f:.2%}':>12}" for f in fprs)
+    head = f"{'attack':<22}{'AUC':>8}" + "".join(f"{tpr_label(f):>12}" for f in fprs)
     what = "pooled over targets " + str(result.targets) if len(result.targets) > 1 else "target"
     lines = [
         f"membership inference ({what})",
@@ -28,4 +29,6 @@ def format_table(result: AuditResult, results_path: Path) -> str:
         f"test {records[0]['target_test_acc']:.4f}"
     )
     lines.append(f"results: {results_path}")
+    if report_path is not None:
+        lines.append(f"report: {report_path}")
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lightning_snnpriv.reports.labels import metric_label, tpr_label
 from lightning_snnpriv.runs.files import write_text
 from lightning_snnpriv.sweeps.axes import cell_label
 from lightning_snnpriv.sweeps.curves import is_main_target
@@ -214,7 +215,7 @@ def markdown_summary(summary: Sequence[Mapping[str, Any]], axes: Sequence[str]) 
         return "(no finished points)\n"
     group_keys = [a for a in axes if not is_seed_key(a)] + ["attack", "n"]
     metrics = [k.removesuffix("_mean") for k in summary[0] if k.endswith("_mean")]
-    head = [key_label(k) for k in group_keys] + metrics
+    head = [key_label(k) for k in group_keys] + [metric_label(m) for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in summary:
         cells = [cell_label(k, entry[k]) if k in axes else str(entry[k]) for k in group_keys]
@@ -237,7 +238,7 @@ def results_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str
         "attack",
         "test_acc",
         "AUC",
-        *(f"TPR@{float(k[11:]):.1%}" for k in fprs),
+        *(tpr_label(float(k[11:])) for k in fprs),
         "wall_s",
     ]
     lines, errors = [head], [""]
