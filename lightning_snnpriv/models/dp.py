@@ -200,6 +200,7 @@ class DPTraining:
     """
 
     def __init__(self, settings: DPSettings, members: nn.ModuleList) -> None:
+        settings.check_complete()
         self.settings = settings
         self.members = members
         self.accountants: list[IAccountant] = [

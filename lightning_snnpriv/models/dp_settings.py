@@ -58,12 +58,6 @@ class DPSettings:
     accountant: Accountant = "rdp"
 
     def __post_init__(self) -> None:
-        if (self.noise_multiplier is None) == (self.target_epsilon is None):
-            raise ConfigError(
-                f"`{FIELD}noise_multiplier` or `{FIELD}target_epsilon`: give exactly one of "
-                f"them (got noise_multiplier={self.noise_multiplier}, target_epsilon="
-                f"{self.target_epsilon})."
-            )
         _check("noise_multiplier", self.noise_multiplier, lambda v: v >= 0, "must be >= 0")
         _check("target_epsilon", self.target_epsilon, lambda v: v > 0, "must be > 0")
         _check("max_grad_norm", self.max_grad_norm, lambda v: v > 0, "must be > 0")
@@ -71,6 +65,20 @@ class DPSettings:
         if self.accountant not in ("rdp", "prv"):
             raise ConfigError(
                 f"`{FIELD}accountant` must be 'rdp' or 'prv', got {self.accountant!r}."
+            )
+
+    def check_complete(self) -> None:
+        """Refuse settings with both or neither of ``noise_multiplier`` and ``target_epsilon``.
+
+        Checked by the model rather than on construction, so that a command line can switch
+        from one to the other field by field (``dp.target_epsilon=null``,
+        ``dp.noise_multiplier=1``).
+        """
+        if (self.noise_multiplier is None) == (self.target_epsilon is None):
+            raise ConfigError(
+                f"`{FIELD}noise_multiplier` or `{FIELD}target_epsilon`: give exactly one of "
+                f"them (got noise_multiplier={self.noise_multiplier}, target_epsilon="
+                f"{self.target_epsilon})."
             )
 
     def to_dict(self) -> dict[str, Any]:
