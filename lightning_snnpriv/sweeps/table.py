@@ -237,5 +237,3 @@ def results_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str
         + (f"  error: {error}" if error else "")
         for line, error in zip(lines, errors, strict=True)
     )
-
-

@@ -117,3 +117,28 @@ def test_bad_dp_settings_exit_2_naming_the_field_before_training(case, tmp_path,
     assert "Traceback" not in err
     assert not list(save_dir.glob("*/*/checkpoints/*.ckpt"))
     assert not list(save_dir.glob("*/*/mia_results.json"))
+
+
+@pytest.mark.slow
+def test_known_leakage_case_under_dp_bound_stays_below_the_accountant(tmp_path):
+    """Over-fitted digit MLPs (``lira`` scheme, every model a target) with DP-SGD at epsilon 1:
+    no attack's empirical lower bound exceeds the accountant's epsilon of its targets."""
+    save_dir = tmp_path / "logs"
+    code = run_cli([
+        "fit", "--config", str(CONFIGS / "breast_cancer_ann.yaml"),
+        "--data.class_path=lightning_snnpriv.data.DigitsDataModule",
+        "--data.init_args.scheme=lira", "--data.init_args.num_shadows=3",
+        "--data.init_args.batch_size=64", "--model.init_args.hidden_sizes=[128]",
+        '--model.init_args.dp={"target_epsilon": 1.0}', "--trainer.max_epochs=10",
+        "--trainer.enable_progress_bar=false", "--mia.print_table=false", "--mia.bootstrap=0",
+        "--mia.attacks=[lira_online,rmia_online,loss]", "--mia.targets=all",
+        f"--trainer.logger.init_args.save_dir={save_dir}",
+    ])  # fmt: skip
+    assert code == 0
+    (run,) = save_dir.glob("*/version_*")
+    results = load_results(run)
+    epsilons = results["settings"]["dp"]["epsilon"]
+    assert max(epsilons) <= 1.0
+    assert len(results["records"]) == 3 * 5  # 3 attacks x (4 targets + pooled)
+    for record in results["records"]:
+        assert record["epsilon_lower_bound"] <= record["epsilon"] <= 1.0
