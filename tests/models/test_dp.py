@@ -142,3 +142,14 @@ def test_known_leakage_case_under_dp_bound_stays_below_the_accountant(tmp_path):
     assert len(results["records"]) == 3 * 5  # 3 attacks x (4 targets + pooled)
     for record in results["records"]:
         assert record["epsilon_lower_bound"] <= record["epsilon"] <= 1.0
+
+
+def test_ddp_is_refused_naming_the_setting():
+    from pytorch_lightning import Trainer
+
+    from lightning_snnpriv.models.dp import check_trainer
+
+    trainer = Trainer(strategy="ddp", devices=2, accelerator="cpu", logger=False)
+    with pytest.raises(ConfigError, match=r"trainer\.devices: 1"):
+        check_trainer(trainer)
+    check_trainer(Trainer(devices=1, accelerator="cpu", logger=False))
