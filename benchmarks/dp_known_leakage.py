@@ -33,7 +33,7 @@ def fit_args(save_dir: Path, epochs: int, dp: str | None, seed: int) -> list[str
         "--model.init_args.hidden_sizes=[256]",
         f"--model.init_args.dp={dp or 'null'}",
         f"--trainer.max_epochs={epochs}", "--trainer.enable_progress_bar=false",
-        "--trainer.enable_model_summary=false", "--trainer.enable_checkpointing=false",
+        "--trainer.enable_model_summary=false",
         f"--trainer.logger.init_args.save_dir={save_dir}",
         f"--mia.attacks=[{','.join(ATTACKS)}]", "--mia.targets=all",
         "--mia.fpr_targets=[0.01,0.001]", "--mia.bootstrap=200",
