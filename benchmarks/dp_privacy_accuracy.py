@@ -12,6 +12,7 @@ unless ``--no-run``, then reads its results:
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -41,12 +42,10 @@ def cpu_model() -> str:
 
 def setting(row: dict) -> str:
     """The row's privacy setting: full precision, 4 bits or DP-SGD at its target epsilon."""
-    dp = row.get("dp", "null")
+    dp = row.get("model.init_args.dp", "null")
     if dp not in (None, "null"):
-        import json
-
         return f"DP eps={json.loads(dp)['target_epsilon']:g}"
-    return "4 bits" if str(row.get("weight_bits")) == "4" else "full precision"
+    return "4 bits" if str(row.get("model.init_args.weight_bits")) == "4" else "full precision"
 
 
 def cell(values: Sequence[float]) -> str:
