@@ -195,11 +195,12 @@ class DPTraining:
     Built by the LightningModule when its ``dp`` setting is given; its hooks delegate here.
 
     Args:
-        settings: The DP settings.
+        settings: The DP settings (or their mapping, as a checkpoint stores them).
         members: The ensemble's networks (target first).
     """
 
-    def __init__(self, settings: DPSettings, members: nn.ModuleList) -> None:
+    def __init__(self, settings: DPSettings | Mapping[str, Any], members: nn.ModuleList) -> None:
+        settings = DPSettings.of(settings)
         settings.check_complete()
         self.settings = settings
         self.members = members

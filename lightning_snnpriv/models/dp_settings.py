@@ -11,6 +11,7 @@ members, a target epsilon that the run's epochs cannot reach) are checked by
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -66,6 +67,16 @@ class DPSettings:
             raise ConfigError(
                 f"`{FIELD}accountant` must be 'rdp' or 'prv', got {self.accountant!r}."
             )
+
+    @classmethod
+    def of(cls, value: DPSettings | Mapping[str, Any]) -> DPSettings:
+        """``value`` as settings: checkpoints store them as a plain mapping (loadable safely).
+
+        Example:
+            >>> DPSettings.of({"noise_multiplier": 1.0}) == DPSettings(noise_multiplier=1.0)
+            True
+        """
+        return value if isinstance(value, cls) else cls(**dict(value))
 
     def check_complete(self) -> None:
         """Refuse settings with both or neither of ``noise_multiplier`` and ``target_epsilon``.

@@ -13,6 +13,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.models import SNNClassifier
 from lightning_snnpriv.models.dp import DPTraining
 from lightning_snnpriv.models.dp_settings import DPSettings
 from lightning_snnpriv.models.networks import SNN
@@ -59,7 +60,9 @@ def test_dp_run_spends_the_epsilon_of_opacus_accountant_and_the_bound_stays_belo
     tags = events.Tags()["scalars"]
     assert events.Scalars("dp/epsilon")[-1].value == pytest.approx(dp["epsilon"][0], rel=1e-6)
     assert {"mia/epsilon", "mia/loss/epsilon_lower_bound"} <= set(tags)
-    ckpt = torch.load(RunDir(run).last_checkpoint, weights_only=False)
+    ckpt = torch.load(RunDir(run).last_checkpoint, weights_only=True)
+    reloaded = SNNClassifier.load_from_checkpoint(RunDir(run).last_checkpoint)
+    assert reloaded.dp_training.settings == DPSettings(noise_multiplier=0.8)
     assert [s["history"] for s in ckpt["dp_accountants"]] == [
         [(0.8, q, s)] for q, s in zip(dp["sample_rate"], dp["steps"], strict=True)
     ]
