@@ -16,13 +16,20 @@ def format_table(result: AuditResult, results_path: Path, report_path: Path | No
     what = "pooled over targets " + str(result.targets) if len(result.targets) > 1 else "target"
     lines = [
         f"membership inference ({what})",
-        head + f"{'bal. acc':>10}{'members':>9}{'non-mem.':>9}{'time s':>9}",
+        head + f"{'bal. acc':>10}{'eps LB':>8}{'members':>9}{'non-mem.':>9}{'time s':>9}",
     ]
     for r in records:
         tprs = "".join(f"{p['tpr']:>12.4f}" for p in r["tpr_at_fpr"])
+        bound = r.get("epsilon_lower_bound")
         lines.append(
             f"{r['attack']:<22}{r['auc']:>8.4f}{tprs}{r['balanced_accuracy']:>10.4f}"
-            f"{r['n_members']:>9}{r['n_nonmembers']:>9}{result.timing[r['attack']]:>9.2f}"
+            + ("" if bound is None else f"{bound:>8.3f}").rjust(8)
+            + f"{r['n_members']:>9}{r['n_nonmembers']:>9}{result.timing[r['attack']]:>9.2f}"
+        )
+    if records and records[0].get("epsilon") is not None:
+        lines.append(
+            f"DP-SGD: epsilon {records[0]['epsilon']:.3f} (accountant); eps LB: the empirical "
+            "lower bound each attack demonstrates (95%)"
         )
     lines.append(
         f"target accuracy: train {records[0]['target_train_acc']:.4f}, "

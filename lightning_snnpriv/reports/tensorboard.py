@@ -15,7 +15,8 @@ def audit_metrics(result: AuditResult) -> dict[str, float]:
 
     ``mia/target_test_acc``, ``mia/target_train_acc`` (means over the audited targets), and per
     attack ``mia/<attack>/auc``, ``.../balanced_accuracy``, ``.../advantage``, ``.../time_s``,
-    ``.../tpr_at_fpr_<fpr>`` and, where computed, confidence bounds and the std over targets.
+    ``.../tpr_at_fpr_<fpr>``, ``.../epsilon_lower_bound`` and, where computed, confidence
+    bounds and the std over targets; for a DP run ``mia/epsilon`` (the accountant's).
     """
     targets, accuracy = result.targets, result.accuracy or {}
     metrics = {
@@ -28,6 +29,10 @@ def audit_metrics(result: AuditResult) -> dict[str, float]:
         metrics[f"{prefix}/balanced_accuracy"] = record["balanced_accuracy"]
         metrics[f"{prefix}/advantage"] = record["advantage"]
         metrics[f"{prefix}/time_s"] = result.timing[record["attack"]]
+        if record.get("epsilon_lower_bound") is not None:
+            metrics[f"{prefix}/epsilon_lower_bound"] = record["epsilon_lower_bound"]
+        if record.get("epsilon") is not None:  # a DP run: the accountant's epsilon
+            metrics["mia/epsilon"] = record["epsilon"]
         if "auc_ci" in record:
             metrics[f"{prefix}/auc_ci_low"], metrics[f"{prefix}/auc_ci_high"] = record["auc_ci"]
         if "across_targets" in record:

@@ -151,7 +151,7 @@ def _metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         {k for r in rows for k in r if re.fullmatch(r"tpr_at_fpr_[0-9.e-]+", k)},
         key=lambda k: -float(k.removeprefix("tpr_at_fpr_")),
     )
-    names += ["advantage"]
+    names += ["advantage", "epsilon", "epsilon_lower_bound"]
     return [n for n in names if any(n in r for r in rows)]
 
 
