@@ -17,6 +17,7 @@ from pytorch_lightning import LightningModule, Trainer
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback, run_settings
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
+from lightning_snnpriv.reports.html import run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -52,13 +53,14 @@ def finish_audit(
     }
     result = callback.audit.run(run.outputs, run.labels, run.keep, run.audit, settings)
     figures = audit_figures(result)
-    path = run_dir.write_audit(result.results, result.score_tensors(), figures)
+    report = run_report(result, figures, str(run_dir))
+    path = run_dir.write_audit(result.results, result.score_tensors(), figures, report=report)
     log_audit(trainer.loggers, _step(run_dir), settings, result, figures)
     close_all(figures)
     callback.result = result
     print(f"finished the audit of {run_dir} from its saved signals (no retraining)")
     if callback.print_table:
-        print(format_table(result, path))
+        print(format_table(result, path, run_dir.report_file()))
 
 
 def _step(run_dir: RunDir) -> int:

@@ -23,6 +23,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
 from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
+from lightning_snnpriv.callbacks.progress import terminal_output
 from lightning_snnpriv.commands.finish_audit import finish_audit
 from lightning_snnpriv.commands.fit_checks import check_fit_config
 from lightning_snnpriv.commands.registry import PROG, Command, commands
@@ -208,7 +209,7 @@ def build_cli(
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default=0,
-        trainer_defaults=TRAINER_DEFAULTS,
+        trainer_defaults={**TRAINER_DEFAULTS, "enable_progress_bar": terminal_output()},
         args=None if args is None else list(args),
         run=run,
         auto_configure_optimizers=False,
