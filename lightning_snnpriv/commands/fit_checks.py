@@ -9,9 +9,12 @@ right after parsing, so a bad config never leaves a ``version_N`` directory behi
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import os
 import tempfile
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,8 @@ def check_fit_config(cfg: Namespace) -> None:
     check_seed(cfg.get("seed_everything"))
     for section in ("model", "data", "mia"):
         check_finite(_plain(cfg.get(section)), section)
+    for section in ("model", "data"):
+        check_nulls(cfg.get(section), section)
     check_optimizer(cfg.get("model.init_args.optimizer"))
     logger = cfg.get("trainer.logger")
     if isinstance(logger, Namespace) and isinstance(logger.get("init_args"), Namespace):
@@ -86,6 +91,56 @@ def check_finite(value: Any, field: str) -> None:
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             check_finite(item, f"{field}[{i}]")
+
+
+def check_nulls(section: Any, field: str) -> None:
+    """``key: null`` for a setting whose type has no ``None`` (jsonargparse passes it on).
+
+    Example:
+        >>> from jsonargparse import Namespace
+        >>> section = Namespace(class_path="lightning_snnpriv.data.IrisDataModule",
+        ...                     init_args=Namespace(num_shadows=None))
+        >>> check_nulls(section, "data")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        lightning_snnpriv.errors.ConfigError: data.init_args.num_shadows: null is not a value...
+    """
+    if not isinstance(section, Namespace) or not isinstance(section.get("class_path"), str):
+        return
+    module, _, name = section.class_path.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        hints: dict[str, Any] = {}
+        defaults: dict[str, Any] = {}
+        for base in reversed(cls.__mro__):  # subclasses pass settings on as **kwargs
+            if "__init__" in vars(base) and base is not object:
+                hints.update(typing.get_type_hints(base.__init__))
+                params = inspect.signature(base.__init__).parameters.items()
+                defaults.update({k: p.default for k, p in params})
+    except Exception:  # an unknown class is the parser's error; odd annotations: no check
+        return
+    for key, value in (_plain(section.get("init_args")) or {}).items():
+        hint = hints.get(key)
+        if value is None and hint is not None and not _allows_none(hint):
+            default = defaults.get(key, inspect.Parameter.empty)
+            fix = "remove the line" + (
+                f" (the default is {default!r})" if default is not inspect.Parameter.empty else ""
+            )
+            raise ConfigError(
+                f"{field}.init_args.{key}: null is not a value of this setting (it takes "
+                f"{getattr(hint, '__name__', hint)}); {fix} or give a value."
+            )
+
+
+def _allows_none(hint: Any) -> bool:
+    if hint is Any or hint is type(None):
+        return True
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_allows_none(a) for a in args)
+    if typing.get_origin(hint) is typing.Annotated:
+        return _allows_none(args[0])
+    return False
 
 
 def check_optimizer(optimizer: Any) -> None:

@@ -64,6 +64,8 @@ def _fuzz_run_file(case, finished_run, tmp_path_factory, name):
 @example(case=(BREAST_SNN, [("set", ("model", "init_args", "threshold"), math.nan)]))
 @example(case=(BREAST_SNN, [("duplicate", ("model", "class_path"), None)]))
 @example(case=(BREAST_SNN, [("set", ("trainer", "accelerator"), None)]))  # found: a traceback
+@example(case=(BREAST_SNN, [("set", ("data", "init_args", "num_shadows"), None)]))  # found
+@example(case=(BREAST_SNN, [("set", ("model", "init_args", "threshold"), None)]))  # found
 def test_fuzz_configs(case, tmp_path_factory):
     _fuzz_config(case, tmp_path_factory, "configs (default)")
 
