@@ -16,7 +16,7 @@ from mounts import tiny_tmpfs
 
 from lightning_snnpriv.runs import RunDir
 
-AUDIT_FILES = ("signals.pt", "mia_results.json", "scores.pt", "roc*.png")
+AUDIT_FILES = ("signals.pt", "mia_results.json", "scores.pt", "roc*.png", "report*.html")
 
 
 def _fit(save_dir, *extra):

@@ -16,7 +16,7 @@ from cli_runs import run_cli
 
 from lightning_snnpriv.runs.resume import newest_complete
 
-AUDIT_FILES = ("mia_results.json", "scores.pt", "roc*.png")
+AUDIT_FILES = ("mia_results.json", "scores.pt", "roc*.png", "report*.html")
 
 
 def _killed_during_audit(finished_run, tmp_path):
