@@ -26,12 +26,14 @@ for bit snntorch's). Gradients equal autograd's through the step loop up to floa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from lightning_snnpriv.models.networks import ResetMechanism
+from lightning_snnpriv.models.quant_vectorized import nearest_level
 from lightning_snnpriv.models.surrogates import Surrogate
 
 
@@ -44,17 +46,67 @@ def _lif_update(
     b: torch.Tensor,
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
+    levels: torch.Tensor | None = None,
 ) -> None:
     """One ``Leaky`` step in place: ``out`` = the new membrane, ``fired`` = its spikes (float).
 
-    ``fired`` holds the previous step's spikes on entry (the detached reset).
+    ``fired`` holds the previous step's spikes on entry (the detached reset). With ``levels``
+    the new membrane is quantized to the nearest level before it fires (snntorch's
+    ``state_quant``, applied by ``Leaky`` at that point).
     """
     if reset_mechanism == "zero":  # (1 - reset) * mem; 1 - reset is exactly 0 or 1
         mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
     torch.mul(b, mem, out=out).add_(current)
     if reset_mechanism == "subtract":  # new_mem - reset * threshold (no .item(): no GPU sync)
         out.sub_(torch.mul(fired, threshold, out=scratch))
+    if levels is not None:
+        out.copy_(nearest_level(out, levels))
     torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
+
+
+def lif_step(
+    current: torch.Tensor,
+    mem: torch.Tensor,
+    beta: torch.Tensor,
+    threshold: torch.Tensor,
+    reset_mechanism: ResetMechanism,
+    spike: Callable[[torch.Tensor], torch.Tensor],
+    reset: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of snntorch 1.0.0 ``Leaky`` (``reset_delay=True``) on tensors of any shape.
+
+    The same operations in the same order as ``Leaky.forward``: the reset is the detached
+    spike of the previous membrane; ``subtract`` removes ``reset * threshold``, ``zero``
+    zeroes the previous membrane before decay, ``none`` does neither; then the new membrane
+    fires through the surrogate ``spike`` function.
+
+    Args:
+        current: Input current.
+        mem: Membrane from the previous step (zeros at the first step).
+        beta: Decay (clamped to [0, 1] as snntorch does).
+        threshold: Firing threshold.
+        reset_mechanism: ``subtract``, ``zero`` or ``none``.
+        spike: Heaviside with surrogate gradient, of ``mem - threshold``.
+        reset: The previous step's spikes, if the caller has them: they are exactly
+            ``spike(mem - threshold)``, so passing them saves recomputing it (it is detached
+            either way).
+
+    Returns:
+        ``(spikes, new membrane)``.
+
+    Example:
+        >>> one = torch.tensor(1.0)
+        >>> lif_step(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.2]), one, one, "subtract",
+        ...          Surrogate("fast_sigmoid"))
+        (tensor([0., 1.]), tensor([0.5000, 1.7000]))
+    """
+    reset = (spike(mem - threshold) if reset is None else reset).detach()
+    if reset_mechanism == "zero":
+        mem = (1 - reset) * mem
+    new_mem = beta.clamp(0, 1) * mem + current
+    if reset_mechanism == "subtract":
+        new_mem = new_mem - reset * threshold
+    return spike(new_mem - threshold), new_mem
 
 
 class _SNNMLPScan(torch.autograd.Function):
@@ -67,6 +119,7 @@ class _SNNMLPScan(torch.autograd.Function):
         threshold: torch.Tensor,
         reset_mechanism: ResetMechanism,
         spike: Surrogate,
+        levels: torch.Tensor | None,
         *params: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         weights, biases = params[0::2], params[1::2]
@@ -93,7 +146,7 @@ class _SNNMLPScan(torch.autograd.Function):
                                   weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
                 mem = mems[k][:, (t - 1) % kept[k]] if t else zero[k]
                 _lif_update(currents[k], mem, fired[k], mems[k][:, t % kept[k]], scratch[k], b,
-                            threshold, reset_mechanism)  # fmt: skip
+                            threshold, reset_mechanism, levels)  # fmt: skip
             out_spikes[:, t].copy_(fired[-1])
         if training:
             ctx.save_for_backward(b, threshold, *params, *mems)
@@ -111,7 +164,7 @@ class _SNNMLPScan(torch.autograd.Function):
         num_layers = ctx.num_layers
         params, mems = rest[: 2 * (num_layers - 1)], rest[2 * (num_layers - 1) :]
         if grad_spikes is None and grad_mems is None:
-            return (None,) * (6 + len(params))
+            return (None,) * (7 + len(params))
         weights = params[0::2]
         grad_params = [torch.zeros_like(p) for p in params]
         grad_weights, grad_biases = grad_params[0::2], grad_params[1::2]
@@ -150,7 +203,7 @@ class _SNNMLPScan(torch.autograd.Function):
                 grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
                 grad_biases[k - 1].add_(grad.sum(1))
                 grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
-        return grad_current, None, None, None, None, None, *grad_params
+        return grad_current, None, None, None, None, None, None, *grad_params
 
 
 def snn_mlp_scan(
@@ -162,6 +215,7 @@ def snn_mlp_scan(
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
     spike: Surrogate,
+    levels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_steps`` steps of ``A`` stacked spiking MLPs, from zero membranes.
 
@@ -174,6 +228,8 @@ def snn_mlp_scan(
         threshold: Firing threshold; a tensor broadcastable to a step.
         reset_mechanism: ``subtract``, ``zero`` or ``none``.
         spike: The surrogate spike function (its gradient: :meth:`Surrogate.grad`).
+        levels: snntorch ``state_quant`` membrane levels (every layer's new membrane is
+            quantized to the nearest, with a straight-through gradient), ``None`` for none.
 
     Returns:
         The last layer's ``(spikes, membranes)``, both ``[A, T, B, out]``.
@@ -189,4 +245,6 @@ def snn_mlp_scan(
     if reset_mechanism not in ("subtract", "zero", "none"):
         raise ValueError(f"unknown reset mechanism {reset_mechanism!r}")
     params = [p for pair in zip(weights, biases, strict=True) for p in pair]
-    return _SNNMLPScan.apply(current, num_steps, beta, threshold, reset_mechanism, spike, *params)
+    return _SNNMLPScan.apply(
+        current, num_steps, beta, threshold, reset_mechanism, spike, levels, *params
+    )
