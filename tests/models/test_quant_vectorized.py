@@ -64,7 +64,8 @@ def check_weights(all_bits: list[int], per_channel: bool, conv: bool) -> None:
             layer.weight.grad = None
         for j, layer in enumerate(layers):
             (layer.quant_weight().value * upstream[j]).sum().backward()
-            torch.testing.assert_close(fast[j], layer.weight.grad, **GRAD_TOL)
+            # the maximum's gradient holds the scale's, a sum over the whole tensor
+            torch.testing.assert_close(fast[j], layer.weight.grad, rtol=1e-4, atol=1e-5)
 
 
 def _act_layers(kind: str, bits: int) -> list[torch.nn.Module]:
