@@ -120,9 +120,34 @@ class _SNNMLPScan(torch.autograd.Function):
         reset_mechanism: ResetMechanism,
         spike: Surrogate,
         levels: torch.Tensor | None,
+        low: torch.dtype | None,
+        *params: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(current.device.type, enabled=False):  # dtypes are set here
+            return _SNNMLPScan._forward(
+                ctx, current, num_steps, beta, threshold, reset_mechanism, spike, levels, low,
+                *params,
+            )  # fmt: skip
+
+    @staticmethod
+    def _forward(
+        ctx: Any,
+        current: torch.Tensor,
+        num_steps: int,
+        beta: torch.Tensor,
+        threshold: torch.Tensor,
+        reset_mechanism: ResetMechanism,
+        spike: Surrogate,
+        levels: torch.Tensor | None,
+        low: torch.dtype | None,
         *params: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         weights, biases = params[0::2], params[1::2]
+        # membranes in the parameters' precision; under autocast only the products in ``low``
+        current = current.to(
+            params[0].dtype if params else torch.promote_types(current.dtype, torch.float32)
+        )
+        low_weights = [w.to(low) for w in weights] if low is not None else None
         b = beta.clamp(0, 1)
         num_models, batch = current.shape[:2]
         widths = [current.shape[2], *(w.shape[1] for w in weights)]
@@ -141,7 +166,10 @@ class _SNNMLPScan(torch.autograd.Function):
         out_spikes = current.new_empty(mems[-1].shape)
         for t in range(num_steps):
             for k in range(len(widths)):
-                if k:  # this step's current from the previous layer's spikes
+                if k and low_weights is not None:  # bf16 product (spikes are exact in it)
+                    product = torch.bmm(fired[k - 1].to(low), low_weights[k - 1].transpose(1, 2))
+                    torch.add(biases[k - 1].unsqueeze(1), product, out=currents[k])
+                elif k:  # this step's current from the previous layer's spikes
                     torch.baddbmm(biases[k - 1].unsqueeze(1), fired[k - 1],
                                   weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
                 mem = mems[k][:, (t - 1) % kept[k]] if t else zero[k]
@@ -153,6 +181,7 @@ class _SNNMLPScan(torch.autograd.Function):
         ctx.reset_mechanism = reset_mechanism
         ctx.spike = spike
         ctx.num_layers = len(widths)
+        ctx.low = low
         return out_spikes, mems[-1]
 
     @staticmethod
@@ -164,8 +193,10 @@ class _SNNMLPScan(torch.autograd.Function):
         num_layers = ctx.num_layers
         params, mems = rest[: 2 * (num_layers - 1)], rest[2 * (num_layers - 1) :]
         if grad_spikes is None and grad_mems is None:
-            return (None,) * (7 + len(params))
+            return (None,) * (8 + len(params))
         weights = params[0::2]
+        low = ctx.low
+        low_weights = [w.to(low) for w in weights] if low is not None else None
         grad_params = [torch.zeros_like(p) for p in params]
         grad_weights, grad_biases = grad_params[0::2], grad_params[1::2]
         num_steps = mems[0].shape[1]
@@ -200,10 +231,15 @@ class _SNNMLPScan(torch.autograd.Function):
                 # this layer's current: spikes of layer k-1 (recomputed) @ W^T + bias
                 torch.sub(mems[k - 1][:, t], threshold, out=u[k - 1])
                 spikes_in = torch.gt(u[k - 1], 0, out=later[k - 1])
-                grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
                 grad_biases[k - 1].add_(grad.sum(1))
-                grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
-        return grad_current, None, None, None, None, None, None, *grad_params
+                if low_weights is not None:  # the products in bf16, as autocast's backward
+                    grad_low = grad.to(low)
+                    grad_weights[k - 1].add_(torch.bmm(grad_low.transpose(1, 2), spikes_in.to(low)))
+                    grad_out = grad_in[k - 1].copy_(torch.bmm(grad_low, low_weights[k - 1]))
+                else:
+                    grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
+                    grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
+        return grad_current, None, None, None, None, None, None, None, *grad_params
 
 
 def snn_mlp_scan(
@@ -245,6 +281,8 @@ def snn_mlp_scan(
     if reset_mechanism not in ("subtract", "zero", "none"):
         raise ValueError(f"unknown reset mechanism {reset_mechanism!r}")
     params = [p for pair in zip(weights, biases, strict=True) for p in pair]
+    device = current.device.type
+    low = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
     return _SNNMLPScan.apply(
-        current, num_steps, beta, threshold, reset_mechanism, spike, levels, *params
+        current, num_steps, beta, threshold, reset_mechanism, spike, levels, low, *params
     )

@@ -120,6 +120,7 @@ class _IntQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, scale, min_int, max_int, ste_clamp: bool):  # type: ignore[override]
         q = torch.div(x, scale).round_()
+        min_int, max_int = min_int.to(q.dtype), max_int.to(q.dtype)
         inside = None if ste_clamp else (q >= min_int) & (q <= max_int)
         q.clamp_(min_int, max_int)
         ctx.save_for_backward(x, scale, q, inside)
@@ -141,7 +142,8 @@ def _dot(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """  # noqa: D205
     kept = next((d for d in range(scale.dim()) if scale.shape[d] == 1), scale.dim())
     rows = scale.shape[:kept].numel()
-    return torch.linalg.vecdot(a.reshape(rows, -1), b.reshape(rows, -1)).view(scale.shape)
+    a, b = a.reshape(rows, -1).float(), b.reshape(rows, -1).float()  # bf16 autocast: sum in fp32
+    return torch.linalg.vecdot(a, b).view(scale.shape).to(scale.dtype)
 
 
 def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -152,7 +154,7 @@ def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) ->
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
     ste = type(int_quant.tensor_clamp_impl) is TensorClampSte
-    return _IntQuant.apply(x, scale, low.to(x.dtype), high.to(x.dtype), ste)
+    return _IntQuant.apply(x, scale, low, high, ste)
 
 
 def _abs_max(flat: torch.Tensor, per_row: bool) -> torch.Tensor:
