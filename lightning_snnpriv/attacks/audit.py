@@ -23,7 +23,7 @@ from jsonargparse.typing import (
 from lightning_snnpriv.attacks.base import Attack, AttackInputs
 from lightning_snnpriv.attacks.metrics import DEFAULT_FPR_TARGETS
 from lightning_snnpriv.attacks.multi_target import POOLED, AuditResult, resolve_targets, run_audit
-from lightning_snnpriv.attacks.registry import AttackName, build_attacks
+from lightning_snnpriv.attacks.registry import AttackName, build_attacks, check_preset_schemes
 from lightning_snnpriv.errors import ConfigError
 
 __all__ = [
@@ -118,6 +118,7 @@ class Audit:
         query_seed: int = 0,
     ) -> None:
         self.attacks = build_attacks(attacks)
+        self.presets = [a for a in attacks or () if isinstance(a, str)]  # names as given
         for fpr in fpr_targets:
             _checked("fpr_targets", fpr, FPR, "a list of FPRs in [0, 1]", list(fpr_targets))
         _checked("bootstrap", bootstrap, NonNegativeInt, "an integer >= 0")
@@ -185,8 +186,16 @@ class Audit:
                     "data.init_args.num_shadows >= 1, or remove the attack from mia.attacks."
                 )
 
-    def check_plan(self, keep: torch.Tensor, audit: torch.Tensor) -> None:
-        """Refuse, before any training, a membership plan that an attack cannot audit."""
+    def check_plan(
+        self, keep: torch.Tensor, audit: torch.Tensor, scheme: str | None = None
+    ) -> None:
+        """Refuse, before any training, a membership plan that an attack cannot audit.
+
+        With ``scheme`` (the plan's ``data.init_args.scheme``), a preset that needs another
+        scheme (``strong``: ``lira``) is refused first, naming the field.
+        """
+        if scheme is not None:
+            check_preset_schemes(self.presets, scheme)
         for target in self.resolve_targets(len(keep)):
             for attack in self.attacks:
                 attack.check_plan(keep, audit, target)

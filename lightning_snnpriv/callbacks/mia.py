@@ -56,7 +56,9 @@ class MembershipInferenceCallback(Callback):
         plan = getattr(getattr(trainer, "datamodule", None), "plan", None)
         if plan is None:
             return
-        self.audit.check_plan(torch.from_numpy(plan.keep), torch.from_numpy(plan.audit))
+        self.audit.check_plan(
+            torch.from_numpy(plan.keep), torch.from_numpy(plan.audit), plan.scheme
+        )
         log_dir = trainer.log_dir  # on every rank: a collective call
         if log_dir is not None:
             # only global rank 0 reads or writes the file; the ranks' plans agree (checked)

@@ -70,6 +70,7 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
                 f"--mia.{key}: the signals of {run_.dir} were collected with {key}={recorded}; "
                 "changing it needs the trained models (run fit again)."
             )
+    audit.check_plan(run_.keep, run_.audit, run_.plan.scheme)
     settings = (run_.results or {}).get("settings") or {"scheme_digest": run_.plan.digest()}
     result = audit.run(run_.outputs, run_.labels, run_.keep, run_.audit, settings)
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
@@ -109,4 +110,3 @@ def attack_specs(value: str) -> list:
             raise UsageError(f"--attacks: expected a YAML list of attacks, got {value!r}.")
         return loaded
     return [name.strip() for name in value.split(",") if name.strip()]
-

@@ -2,6 +2,7 @@
 
 from lightning_snnpriv.data.base import Pool, PrivacyDataModule
 from lightning_snnpriv.data.membership import MembershipPlan, build_plan
+from lightning_snnpriv.data.own import DatasetDataModule, TensorFileDataset
 from lightning_snnpriv.data.tabular import (
     BreastCancerDataModule,
     DigitsDataModule,
@@ -18,6 +19,7 @@ from lightning_snnpriv.data.vision import (
 __all__ = [
     "BreastCancerDataModule",
     "CIFAR10DataModule",
+    "DatasetDataModule",
     "DigitsDataModule",
     "FashionMNISTDataModule",
     "IrisDataModule",
@@ -26,6 +28,7 @@ __all__ = [
     "Pool",
     "PrivacyDataModule",
     "SklearnDataModule",
+    "TensorFileDataset",
     "TorchvisionDataModule",
     "build_plan",
 ]

@@ -3,7 +3,9 @@
 ``python -m lightning_snnpriv report --sweep logs/sweeps/<name>`` reads the sweep's manifest and
 each point's ``mia_results.json``; it never runs a fit. Every report is a new directory
 ``<sweep dir>/report_<N>/`` (N counts up; an existing report is never overwritten) holding
-``results.csv``, ``summary.csv``, ``summary.md``, ``figures/*.png``, ``curves/`` (ROC curves
+``results.csv``, ``summary.csv``, ``summary.md`` (mean and 95% interval over seeds),
+``comparisons.csv`` and ``comparisons.md`` (paired comparisons with verdicts, see
+:mod:`lightning_snnpriv.sweeps.comparisons`), ``figures/*.png``, ``curves/`` (ROC curves
 re-scored from saved signals when the results lack them) and the TensorBoard event file of the
 summary run.
 """
@@ -25,7 +27,8 @@ from lightning_snnpriv.sweeps.axes import (
     series_label,
     tied_axes,
 )
-from lightning_snnpriv.sweeps.curves import run_curves
+from lightning_snnpriv.sweeps.comparisons import COLUMNS, comparison_rows, markdown_comparisons
+from lightning_snnpriv.sweeps.curves import mark_front, run_curves
 from lightning_snnpriv.sweeps.figures import metrics_vs_axis_figure, tradeoff_figure
 from lightning_snnpriv.sweeps.layout import SweepDir
 from lightning_snnpriv.sweeps.spec import format_value, is_seed_key, key_label, value_label
@@ -130,9 +133,17 @@ def write_report(sweep_dir: str | Path) -> Path:
              "target_test_acc", "target_train_acc", "auc"]  # fmt: skip
     write_csv(out / "results.csv", rows, columns(rows, first))
     summary = summarize(rows, axes)
+    mark_front(summary)
     write_csv(out / "summary.csv", summary, columns(summary, []))
     table = markdown_summary(summary, axes)
-    write_text(out / "summary.md", f"# Sweep {manifest['name']}: mean ± std over seeds\n\n{table}")
+    title = f"# Sweep {manifest['name']}: mean [95% t-interval] over seeds"
+    write_text(out / "summary.md", f"{title}\n\n{table}")
+    compared = comparison_rows(rows, axes)
+    write_csv(out / "comparisons.csv", compared, COLUMNS)
+    verdicts = markdown_comparisons(compared)
+    write_text(
+        out / "comparisons.md", f"# Sweep {manifest['name']}: paired comparisons\n\n{verdicts}"
+    )
 
     values: dict[str, list[Any]] = {k: [] for k in axes}  # each axis's values, in sweep order
     for p in manifest["points"]:
@@ -152,7 +163,7 @@ def write_report(sweep_dir: str | Path) -> Path:
         fig = tradeoff_figure(
             [series_label(e, shown_keys) for e in entries],
             [e["target_test_acc_mean"] for e in entries],
-            [e["auc_mean"] for e in entries],
+            [e["auc_front"] for e in entries],  # below chance counts as chance
             [e["target_test_acc_std"] for e in entries],
             [e["auc_std"] for e in entries],
             title=f"{manifest['name']}: {attack} attack (mean ± std over seeds)",
@@ -200,10 +211,10 @@ def write_report(sweep_dir: str | Path) -> Path:
     failed = [r for r in rows if r["status"] != "finished"]
     print(results_table(rows, axes))
     print(f"\nsummary over seeds:\n{table}")
+    print(f"paired comparisons:\n{verdicts}")
     print(
-        f"report: {out} (results.csv, summary.csv, summary.md, {len(save.saved)} figures, "
+        f"report: {out} (results.csv, summary.csv, summary.md, comparisons.csv, comparisons.md, "
+        f"{len(save.saved)} figures, "
         f"TensorBoard summary run); {len(failed)} point(s) not finished"
     )
     return out
-
-

@@ -101,6 +101,11 @@ def test_results_csv(sweep):
     summary = _csv(_report(sweep["dir"], 0) / "summary.csv")
     assert len(summary) == 4
     assert {s["n"] for s in summary} == {"1"}
+    assert {s["auc_ci_low"] for s in summary} == {"nan"}  # one seed: no interval
+    # one seed per setting: nothing to pair, the comparisons table says so
+    report = _report(sweep["dir"], 0)
+    assert (report / "comparisons.csv").read_text().startswith("factor,attack,metric,")
+    assert "no paired comparison" in (report / "comparisons.md").read_text()
 
 
 def test_figures(sweep):
