@@ -15,14 +15,13 @@ timed apart: ``collect`` (the first 300 training calls: a percentile of each bat
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from benchmarks.common import RESULTS, cpu, interleaved, parse, parser, report
+from benchmarks.common import RESULTS, interleaved, parse, parser, report
 from benchmarks.ensemble import stepper
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.networks import ANN, SNN
@@ -41,10 +40,8 @@ DEFAULT_CASES = [name for name in CASES if "hybrid" not in name]
 
 
 def default_out() -> Path:
-    """``results/quant_step.<cpu>.json``: the CPU model in the name (machines differ)."""
-    model = re.sub(r"\(r\)|\(tm\)|cpu|@.*", "", cpu()["cpu_model"].lower())
-    slug = re.sub(r"[^a-z0-9]+", "-", model)
-    return RESULTS / f"quant_step.{slug.strip('-')}.json"
+    """``results/quant_step.json`` (the CPU model and flags are recorded inside)."""
+    return RESULTS / "quant_step.json"
 
 
 def _learned_phase(ensemble: nn.Module) -> None:
