@@ -20,7 +20,9 @@ from lightning_snnpriv.sweeps.layout import SweepDir
 from lightning_snnpriv.sweeps.spec import format_value, is_seed_key, key_label
 
 #: Settings copied from the run's results into the table when present.
-SETTING_COLUMNS = ("kind", "data", "model", "weight_bits", "act_bits", "surrogate", "num_steps")
+SETTING_COLUMNS = (
+    "kind", "data", "data.scheme", "model", "weight_bits", "act_bits", "surrogate", "num_steps"
+)  # fmt: skip
 #: Record keys that are not table cells (nested settings, curves, free-form extras).
 NESTED_KEYS = frozenset({"settings", "attack_settings", "info", "fpr", "tpr"})
 
