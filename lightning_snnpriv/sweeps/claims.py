@@ -34,8 +34,9 @@ Expect = Literal["lower", "higher"]
 CLAIM_KEYS = ("name", "baseline", "other", "expect", "by", "metrics", "accuracy_tolerance")
 #: Leakage metrics compared when a claim names none: AUC and the TPR at 1% and 0.1% FPR.
 DEFAULT_METRICS = ("auc", "tpr_at_fpr_0.01", "tpr_at_fpr_0.001")
-#: Result columns a claim can compare (besides swept keys): the leakage metrics of a record.
-METRIC_PATTERN = r"auc|advantage|balanced_accuracy|tpr_at_fpr_[0-9.e-]+"
+#: The leakage metrics a claim can compare (``per_class_auc_mean``: the Shokri attack's mean of
+#: per-class AUCs, the source study's metric).
+METRIC_PATTERN = r"auc|per_class_auc_mean|advantage|balanced_accuracy|tpr_at_fpr_[0-9.e-]+"
 
 
 @dataclass(frozen=True)

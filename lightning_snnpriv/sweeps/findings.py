@@ -5,8 +5,9 @@ Pure (results rows and claims in, finding records and Markdown out), built on
 (:mod:`~lightning_snnpriv.sweeps.claims`), dataset, value of the claim's ``by`` columns and
 attack, every ``other`` selector is compared with every ``baseline`` selector on each leakage
 metric: the runs of the two settings are paired by seed (each seed fixes the split, the
-membership plan and the initialization on both sides), the mean difference ``other - baseline`` gets its 95% t-interval and a paired t-test, and the
-p-values of one (claim, dataset, context, attack) cell are one Holm family. A finding's verdict:
+membership plan and the initialization on both sides), the mean difference ``other -
+baseline`` gets its 95% t-interval and a paired t-test, and the p-values of one (claim,
+dataset, context, attack) cell are one Holm family. A finding's verdict:
 
 * ``holds``: the difference is significant (Holm) in the claimed direction;
 * ``does not hold``: it is significant in the opposite direction;
