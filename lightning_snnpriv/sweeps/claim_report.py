@@ -51,4 +51,5 @@ def write_findings(
     table = finding_rows(found)
     write_csv(out / "findings.csv", table, columns(table, []))
     writer.add_text("sweep/findings", text)
+    print(f"{text}\nfindings: {out / 'findings.md'} (and findings.csv)")
     return found

@@ -25,7 +25,6 @@ from lightning_snnpriv.sweeps.axes import (
     series_label,
     tied_axes,
 )
-from lightning_snnpriv.sweeps.claim_report import write_findings
 from lightning_snnpriv.sweeps.curves import run_curves
 from lightning_snnpriv.sweeps.figures import metrics_vs_axis_figure, tradeoff_figure
 from lightning_snnpriv.sweeps.layout import SweepDir
@@ -196,16 +195,16 @@ def write_report(sweep_dir: str | Path) -> Path:
         for k in shown_keys
     )
     writer.add_text("sweep/axes", f"Swept values and their TensorBoard steps:\n\n{steps}")
-    found = write_findings(out, rows, manifest, writer)  # the claims of a study, decided
+    from lightning_snnpriv.sweeps.claim_report import write_findings  # a study's claims
+
+    write_findings(out, rows, manifest, writer)  # findings.md, findings.csv, text tab
     writer.close()
 
     failed = [r for r in rows if r["status"] != "finished"]
     print(results_table(rows, axes))
     print(f"\nsummary over seeds:\n{table}")
     print(
-        f"report: {out} (results.csv, summary.csv, summary.md, "
-        + ("findings.md, " if found else "")
-        + f"{len(save.saved)} figures, "
+        f"report: {out} (results.csv, summary.csv, summary.md, {len(save.saved)} figures, "
         f"TensorBoard summary run); {len(failed)} point(s) not finished"
     )
     return out
