@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_snnpriv.errors import ConfigError
-from lightning_snnpriv.runs.files import write_text
+from lightning_snnpriv.runs.files import save_figure, write_text
 from lightning_snnpriv.sweeps.claims import Claim, parse_claims
 from lightning_snnpriv.sweeps.findings import Finding, finding_rows, findings, markdown_findings
 from lightning_snnpriv.sweeps.table import columns, write_csv
@@ -34,10 +34,26 @@ def sweep_claims(manifest: Mapping[str, Any]) -> tuple[Claim, ...]:
     return parse_claims(spec.get("claims"), path)
 
 
+def _figures(out: Path, rows: Sequence[Mapping[str, Any]], claims: Sequence[Claim], writer: Any):
+    """``figures/claim_<i>_<attack>.png`` (and the TensorBoard images) of every claim."""
+    import matplotlib.pyplot as plt
+
+    from lightning_snnpriv.sweeps.claim_figures import claim_figures
+
+    (out / "figures").mkdir(exist_ok=True)
+    for i, claim in enumerate(claims):
+        for attack, fig in claim_figures(rows, claim).items():
+            save_figure(out / "figures" / f"claim_{i}_{attack}.png", fig, dpi=110)
+            writer.add_figure(f"sweep_findings/claim_{i}_{attack}", fig)
+            plt.close(fig)
+
+
 def write_findings(
     out: Path, rows: Sequence[Mapping[str, Any]], manifest: Mapping[str, Any], writer: Any
 ) -> list[Finding]:
-    """Decide the sweep's claims; write ``findings.md``, ``findings.csv`` and the text tab.
+    """Decide the sweep's claims: ``findings.md``, ``findings.csv``, text tab and figures.
+
+    One figure per claim and attack (:mod:`~lightning_snnpriv.sweeps.claim_figures`).
 
     Returns:
         The findings (empty, and nothing written, when the sweep declares no claims).
@@ -51,5 +67,6 @@ def write_findings(
     table = finding_rows(found)
     write_csv(out / "findings.csv", table, columns(table, []))
     writer.add_text("sweep/findings", text)
+    _figures(out, rows, claims, writer)
     print(f"{text}\nfindings: {out / 'findings.md'} (and findings.csv)")
     return found

@@ -99,11 +99,11 @@ def _cell(value: Any) -> str:
     return format_value(value)
 
 
-def _selected(row: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
+def selected(row: Mapping[str, Any], selector: Mapping[str, Any]) -> bool:
     return all(k in row and _cell(row[k]) == _cell(v) for k, v in selector.items())
 
 
-def _selector_label(selector: Mapping[str, Any]) -> str:
+def selector_label(selector: Mapping[str, Any]) -> str:
     return ", ".join(f"{key_label(k)}={value_label(k, v)}" for k, v in selector.items())
 
 
@@ -111,7 +111,7 @@ def _data_label(row: Mapping[str, Any]) -> str:
     return str(row.get("data", "")).removesuffix("DataModule")
 
 
-def _records(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def study_records(rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """Per finished point and attack: the pooled record if the point has one, else model 0's."""
     finished = [r for r in rows if r.get("status", "finished") == "finished"]
     pooled = {(r.get("point_id"), r["attack"]) for r in finished if r.get("target") == POOLED}
@@ -162,9 +162,9 @@ def _cell_findings(
     where = f"claim {claim.name!r}, {head['data']} {head['context']} {head['attack']}".strip()
     compared: list[tuple[Comparison | None, dict[str, Any]]] = []
     for base_sel in claim.baseline:
-        base_rows = [r for r in rows if _selected(r, base_sel)]
+        base_rows = [r for r in rows if selected(r, base_sel)]
         for other_sel in claim.other:
-            other_rows = [r for r in rows if _selected(r, other_sel)]
+            other_rows = [r for r in rows if selected(r, other_sel)]
             if not base_rows or not other_rows:
                 continue  # a setting this dataset / context has no runs of
             for metric in metrics:
@@ -174,8 +174,8 @@ def _cell_findings(
                 keys = [k for k in a if k in b]
                 info = {
                     "metric": metric,
-                    "baseline": _selector_label(base_sel),
-                    "other": _selector_label(other_sel),
+                    "baseline": selector_label(base_sel),
+                    "other": selector_label(other_sel),
                     "n_pairs": len(keys),
                     "baseline_mean": _mean([a[k] for k in keys]),
                     "other_mean": _mean([b[k] for k in keys]),
@@ -237,7 +237,7 @@ def findings(
         ValueError: When two runs on one side of a comparison share a seed (the claim's
             selectors and ``by`` do not single out one run per seed).
     """
-    records = _records(rows)
+    records = study_records(rows)
     out: list[Finding] = []
     for claim in claims:
         cells: dict[tuple, list[Mapping[str, Any]]] = {}
@@ -324,8 +324,8 @@ def markdown_findings(
         mine = [f for f in found if f.claim == claim.name]
         lines += [f"## {claim.name}", ""]
         said = "leaks less" if claim.expect == "lower" else "leaks more"
-        others = "; ".join(_selector_label(s) for s in claim.other)
-        bases = "; ".join(_selector_label(s) for s in claim.baseline)
+        others = "; ".join(selector_label(s) for s in claim.other)
+        bases = "; ".join(selector_label(s) for s in claim.baseline)
         lines.append(
             f"Claimed: {others} {said} than {bases}"
             + (

@@ -196,3 +196,4 @@ def test_report_writes_findings_from_results_files(tmp_path, capsys):
     events = EventAccumulator(str(report), size_guidance={"tensors": 0}).Reload()
     assert "sweep/findings/text_summary" in events.Tags()["tensors"]
     assert "findings.md" in capsys.readouterr().out
+    assert (report / "figures" / "claim_0_rmia_online.png").stat().st_size > 0
