@@ -21,11 +21,13 @@ copy.
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import shutil
 import tempfile
 from typing import Any, Literal
+from weakref import proxy
 
 import numpy as np
 import torch
@@ -60,6 +62,39 @@ def set_rng_states(states: dict[str, Any]) -> None:
     np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))  # noqa: NPY002
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def _fsync(path: str) -> None:
+    """Flush a file or directory to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _rebase(state: dict[str, Any], old: str, new: str) -> dict[str, Any]:
+    """The checkpoint state with every path under ``old`` moved under ``new``.
+
+    Example:
+        >>> _rebase({"dirpath": "/a/c", "last_model_path": "/a/c/last.ckpt",
+        ...          "best_k_models": {"/a/c/e.ckpt": 1}, "best_model_score": None},
+        ...         "/a/c", "/b/c")  # doctest: +NORMALIZE_WHITESPACE
+        {'dirpath': '/b/c', 'last_model_path': '/b/c/last.ckpt',
+         'best_k_models': {'/b/c/e.ckpt': 1}, 'best_model_score': None}
+    """
+    old = os.path.abspath(old)
+
+    def move(path: Any) -> Any:
+        if isinstance(path, str) and path and os.path.abspath(path).startswith(old + os.sep):
+            return os.path.join(new, os.path.relpath(os.path.abspath(path), old))
+        return path
+
+    moved = {key: move(value) for key, value in state.items()}
+    moved["dirpath"] = new
+    if isinstance(state.get("best_k_models"), dict):
+        moved["best_k_models"] = {move(k): v for k, v in state["best_k_models"].items()}
+    return moved
 
 
 class RunCheckpoint(ModelCheckpoint):
@@ -108,11 +143,79 @@ class RunCheckpoint(ModelCheckpoint):
             os.replace(tmp, linkpath)
         trainer.strategy.barrier()
 
+    def _save_checkpoint(self, trainer: Trainer, filepath: str) -> None:
+        """Write to a temporary file in the same directory, fsync, then rename into place.
+
+        A checkpoint file is whole or absent, whatever kills the process or fills the disk
+        meanwhile; a full disk (``ENOSPC``, ``EDQUOT``) is a :class:`UsageError` naming the
+        directory, with the older checkpoints untouched.
+        """
+        if not _is_local_file_protocol(filepath):
+            super()._save_checkpoint(trainer, filepath)
+            return
+        folder, name = os.path.split(os.path.abspath(filepath))
+        tmp = os.path.join(folder, f".{name}.tmp")  # the same name on every rank: one writes
+        try:
+            trainer.save_checkpoint(tmp, self.save_weights_only)
+            if trainer.is_global_zero:
+                _fsync(tmp)
+                os.replace(tmp, filepath)
+                _fsync(folder)
+        except OSError as err:
+            if trainer.is_global_zero and os.path.exists(tmp):
+                os.remove(tmp)
+            if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise UsageError(
+                    f"checkpoint: no space left on the device of {folder} while writing {name} "
+                    "(nothing half-written was kept; the older checkpoints are intact). Free "
+                    "space there, or log to another disk (trainer.logger.init_args.save_dir), "
+                    "then resume with --ckpt_path last."
+                ) from err
+            raise
+        trainer.strategy.barrier()
+        self._last_global_step_saved = trainer.global_step
+        self._last_checkpoint_saved = filepath
+        if trainer.is_global_zero:
+            for logger in trainer.loggers:
+                logger.after_save_checkpoint(proxy(self))
+
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         """Remember the digest of the plan the DataModule built (``setup`` runs before restore)."""
         super().setup(trainer, pl_module, stage)
         plan = getattr(trainer.datamodule, "plan", None)
         self._plan_digest = plan.digest() if plan is not None else None
+
+    def check_plan(self, checkpoint: dict[str, Any], digest: str | None, path: Any) -> None:
+        """Refuse a checkpoint trained on another membership plan than ``digest``."""
+        state = checkpoint.get("callbacks", {}).get(self.state_key, {})
+        saved = state.get("plan_digest") if isinstance(state, dict) else None
+        if saved is not None and digest is not None and saved != digest:
+            raise UsageError(
+                f"--ckpt_path {path}: the checkpoint was trained on membership plan "
+                f"{saved}, but this config builds plan {digest} (a different dataset, "
+                "scheme, seed_everything or number of shadows). Resume with the run's own "
+                "config.yaml, or start a new run without --ckpt_path."
+            )
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """ModelCheckpoint's, with the saved paths re-based when the run directory moved.
+
+        The state holds absolute paths (``dirpath``, ``last_model_path``, ``best_model_path``,
+        ``best_k_models``). A run directory moved with ``mv`` and resumed from its own
+        checkpoint has a new ``dirpath``: its paths are re-derived from it, so ``last.ckpt`` is
+        updated in place (no ``last-v1.ckpt``) and the older epoch file is cleaned up.
+        """
+        old = state_dict.get("dirpath")
+        resumed = getattr(self, "_resumed_from", None)
+        if (
+            old
+            and self.dirpath
+            and resumed
+            and os.path.abspath(old) != os.path.abspath(self.dirpath)
+            and os.path.dirname(os.path.abspath(resumed)) == os.path.abspath(self.dirpath)
+        ):
+            state_dict = _rebase(state_dict, old, self.dirpath)
+        super().load_state_dict(state_dict)
 
     def state_dict(self) -> dict[str, Any]:
         """ModelCheckpoint's state plus the plan digest and the random states at saving time."""
@@ -123,14 +226,8 @@ class RunCheckpoint(ModelCheckpoint):
     ) -> None:
         """Refuse a checkpoint whose plan differs from this run's; restore the random states."""
         state = checkpoint.get("callbacks", {}).get(self.state_key, {})
-        saved = state.get("plan_digest")
-        if saved is not None and self._plan_digest is not None and saved != self._plan_digest:
-            raise UsageError(
-                f"--ckpt_path {trainer.ckpt_path}: the checkpoint was trained on membership plan "
-                f"{saved}, but this config builds plan {self._plan_digest} (a different dataset, "
-                "scheme, seed_everything or number of shadows). Resume with the run's own "
-                "config.yaml, or start a new run without --ckpt_path."
-            )
+        self.check_plan(checkpoint, self._plan_digest, trainer.ckpt_path)
+        self._resumed_from = trainer.ckpt_path
         # One process only: under DDP every rank would get rank zero's states.
         if "rng" in state and trainer.world_size == 1:
             set_rng_states(state["rng"])

@@ -3,7 +3,9 @@
 ``python -m lightning_snnpriv attack --run logs/<name>/version_N [--attacks ...] [--targets ...]
 [--mia.<setting>=...]`` reads the run's membership plan and the saved outputs of every model,
 runs the audit, and writes ``mia_results.K.json``, ``scores.K.pt`` and ``roc*.K.png`` beside
-the run's own files, with ``K`` the first free number: nothing is ever overwritten. The audit's
+the run's own files, with ``K`` the first free number: nothing is ever overwritten. A run killed
+during its audit (signals saved, no results) gets its own ``mia_results.json`` instead, as its
+fit would have written it (:mod:`.finish_audit`). The audit's
 settings default to the run's own (the ``mia:`` section of its ``config.yaml``); what is given
 on the command line replaces them. The same settings give the same results, bit for bit.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 from jsonargparse import ArgumentParser
 
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
@@ -21,7 +22,7 @@ from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
 from lightning_snnpriv.reports.html import run_report
 from lightning_snnpriv.reports.tables import format_table
-from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs import RunDir, yaml_files
 
 USAGE = "--run RUN [--attacks ATTACKS] [--targets TARGETS] [--mia.KEY=VALUE ...]"
 
@@ -62,6 +63,9 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
         overrides["attacks"] = attack_specs(given.attacks)
     if given.get("targets") is not None:
         overrides["targets"] = given.targets
+    if run_.results is None and not overrides and run_.dir.last_checkpoint.is_file():
+        finish_with_fit(run_.dir, print_table=given.get("print_table", True))
+        return
     saved = run_.mia_config
     audit = Audit.from_config(saved, **overrides)
     for key in Audit.QUERY_SETTINGS:
@@ -76,12 +80,27 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     result = audit.run(run_.outputs, run_.labels, run_.keep, run_.audit, settings)
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
     figures = audit_figures(result)
-    suffix = run_.dir.free_suffix()
-    report = run_report(result, figures, f"{run_.dir} (attack re-run {suffix[1:]})")
+    suffix = run_.dir.free_suffix() if run_.dir.is_complete or overrides else ""
+    label = f"attack re-run {suffix[1:]}" if suffix else "audit finished from saved signals"
+    report = run_report(result, figures, f"{run_.dir} ({label})")
     path = run_.dir.write_audit(results, result.score_tensors(), figures, suffix, report)
     close_all(figures)
     if given.get("print_table", True):
         print(format_table(result, path, run_.dir.report_file(suffix)))
+
+
+def finish_with_fit(run: RunDir, print_table: bool) -> None:
+    """Finish a run killed during its audit as ``fit --ckpt_path`` does: its own results.
+
+    The run's own config and checkpoint give the settings a complete fit records, so the
+    results are the ones the fit would have written (:mod:`.finish_audit`).
+    """
+    from lightning_snnpriv.commands.fit import build_cli
+
+    build_cli(
+        ["fit", "--config", str(run.config_file), "--ckpt_path", str(run.last_checkpoint),
+         f"--mia.print_table={str(print_table).lower()}"]
+    )  # fmt: skip
 
 
 def attack_specs(value: str) -> list:
@@ -97,7 +116,7 @@ def attack_specs(value: str) -> list:
     if path.suffix in (".yaml", ".yml") or path.is_file():
         if not path.is_file():
             raise UsageError(f"--attacks: {path} is not a file.")
-        loaded = yaml.safe_load(path.read_text())
+        loaded = yaml_files.read(path, field="--attacks", mapping=False)
         if isinstance(loaded, dict):
             loaded = loaded.get("mia", loaded).get("attacks")
         if not isinstance(loaded, list):
@@ -106,7 +125,7 @@ def attack_specs(value: str) -> list:
             )
         return loaded
     if value.lstrip().startswith("["):
-        loaded = yaml.safe_load(value)
+        loaded = yaml_files.parse(value, "--attacks")
         if not isinstance(loaded, list):
             raise UsageError(f"--attacks: expected a YAML list of attacks, got {value!r}.")
         return loaded

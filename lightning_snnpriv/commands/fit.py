@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from jsonargparse import Namespace
+from lightning_fabric.utilities.exceptions import MisconfigurationException
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from pytorch_lightning.utilities import rank_zero_info
@@ -22,12 +24,14 @@ from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
 from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
 from lightning_snnpriv.callbacks.progress import terminal_output
+from lightning_snnpriv.commands.finish_audit import finish_audit
+from lightning_snnpriv.commands.fit_checks import check_fit_config
 from lightning_snnpriv.commands.registry import PROG, Command, commands
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
-from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.errors import ConfigError, find_usage_error
 from lightning_snnpriv.models import PrivacyModule
-from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs import RunDir, yaml_files
 from lightning_snnpriv.runs.resume import (
     check_new_version,
     check_resumable,
@@ -114,6 +118,50 @@ class PrivacyCLI(LightningCLI):
         config = self.config[self.subcommand] if self.subcommand else self.config
         config.trainer.strategy = detecting_unused_parameters(config.trainer.strategy)
 
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Lightning's, with the Trainer's refusal of a setting as a ``trainer:`` error.
+
+        The Trainer checks its arguments when it is built (``accelerator: null``,
+        ``devices: 0``, ...) and raises ``ValueError`` or ``MisconfigurationException``.
+        """
+        try:
+            return super().instantiate_trainer(**kwargs)
+        except (ValueError, TypeError, MisconfigurationException) as err:
+            if find_usage_error(err) is not None:
+                raise
+            raise ConfigError(f"trainer: {str(err).strip()}") from err
+
+    def fit(self, model: LightningModule, **kwargs: Any) -> None:
+        """``Trainer.fit``, or only the audit of a run whose training is over (no retraining)."""
+        if getattr(self, "finish_run", None) is not None:
+            finish_audit(self.finish_run, self.trainer, model, kwargs.get("datamodule"))
+            return
+        self.trainer.fit(model, **kwargs)
+
+    def before_fit(self) -> None:
+        """Build the data's pool and plan before the run directory exists (one process only).
+
+        Lightning creates the logger's ``version_N`` before it sets the data up; a plan the data
+        cannot make (a LiRA scheme with an odd number of models, a pool too small for the
+        split) would leave an empty run behind. Under several processes Lightning's order holds.
+        """
+        trainer, data = self.trainer, self.datamodule
+        if trainer.num_devices * trainer.num_nodes != 1 or getattr(data, "plan", 1) is not None:
+            return
+        data.prepare_data()
+        data.setup("fit")
+        for callback in trainer.callbacks:
+            if isinstance(callback, MembershipInferenceCallback):
+                callback.audit.check_models(data.num_models)
+                keep, audit = (torch.from_numpy(m) for m in (data.plan.keep, data.plan.audit))
+                callback.audit.check_plan(keep, audit)
+        ckpt = self.config.fit.get("ckpt_path")
+        if ckpt is not None and Path(ckpt).is_file():
+            checkpoint = read_checkpoint(Path(ckpt))
+            for callback in trainer.callbacks:
+                if isinstance(callback, RunCheckpoint):
+                    callback.check_plan(checkpoint, data.plan.digest(), ckpt)
+
     def parse_arguments(self, parser: LightningArgumentParser, args: object) -> None:
         """Parse, then resolve ``fit --ckpt_path`` to a checked checkpoint and its run directory."""
         super().parse_arguments(parser, args)  # type: ignore[arg-type]
@@ -123,7 +171,8 @@ class PrivacyCLI(LightningCLI):
                 f"{PROG}: give the command {subcommand!r} first: `{PROG} {subcommand} ...`."
             )
         if subcommand == "fit":
-            prepare_fit(self.config.fit)
+            self.finish_run = prepare_fit(self.config.fit)
+            check_fit_config(self.config.fit)
 
 
 def _seed(seed: int | bool) -> int:
@@ -147,6 +196,7 @@ def build_cli(
         run: Run the subcommand; ``False`` parses the ``fit`` config alone and instantiates it.
         command: With ``run=False``, the command whose parser this is (``describe``).
     """
+    yaml_files.install()
     if run:
         parser_kwargs: dict[str, Any] = {"prog": PROG, "description": DESCRIPTION, **_STRICT}
         parser_kwargs.update({name: dict(_STRICT) for name in LIGHTNING_COMMANDS})
@@ -169,8 +219,11 @@ def build_cli(
     )
 
 
-def prepare_fit(cfg: Namespace) -> None:
+def prepare_fit(cfg: Namespace) -> RunDir | None:
     """Resolve ``cfg.ckpt_path`` and point the logger at the run it resumes (edits ``cfg``).
+
+    Returns the run when its training is over but its audit is not (killed after
+    ``signals.pt``): the fit then only finishes the audit (:mod:`.finish_audit`).
 
     ``--ckpt_path <run>/checkpoints/<file>.ckpt`` resumes into ``<run>`` (the logger is pointed
     at that version directory), so the run keeps one directory; ``--ckpt_path last`` does the
@@ -187,20 +240,20 @@ def prepare_fit(cfg: Namespace) -> None:
     if ckpt is None:
         if logger is not None and logger.get("version") is not None:
             check_new_version(RunDir(_root(logger) / version_dir(logger.version)))
-        return
+        return None
     if ckpt == "last":
         if logger is None or cfg.get("checkpoint.dirpath"):
-            return  # Lightning's own rules: the checkpoint callbacks' directories
+            return None  # Lightning's own rules: the checkpoint callbacks' directories
         found = find_last(_root(logger), logger.get("version"))
         if found is None:
             rank_zero_info(
                 f"--ckpt_path last: no interrupted run under {_root(logger)}; starting a new run."
             )
             cfg.ckpt_path = None
-            return
+            return None
         ckpt = str(found)
     elif ckpt in ("best", "hpc") or "://" in ckpt:
-        return  # not a local file: Lightning resolves it
+        return None  # not a local file: Lightning resolves it
     path = Path(ckpt)
     if not path.is_file():
         raise ConfigError(
@@ -210,14 +263,16 @@ def prepare_fit(cfg: Namespace) -> None:
     checkpoint = read_checkpoint(path)
     run = run_of_checkpoint(path)
     check_same_config(checkpoint, _plain(cfg.get("model")), _plain(cfg.get("data")), path, run)
+    audit_only = False
     if run is not None:
-        check_resumable(run)
+        audit_only = check_resumable(run)
         if logger is not None:
             logger.save_dir = str(run.path.parent.parent)
             logger.name = run.path.parent.name
             logger.version = version_number(run.path)
         rank_zero_info(f"resuming run {run} from {path}")
     cfg.ckpt_path = str(path)
+    return run if audit_only else None
 
 
 class RunConfigSaver(SaveConfigCallback):

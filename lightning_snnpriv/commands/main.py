@@ -14,6 +14,7 @@ from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, ex
 from lightning_snnpriv.commands.quiet import quiet_output
 from lightning_snnpriv.commands.registry import COMMANDS, PROG, Command
 from lightning_snnpriv.errors import find_usage_error
+from lightning_snnpriv.runs.yaml_files import check_config_files
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -41,6 +42,7 @@ def _main(args: Sequence[str] | None) -> None:
     command = Command(argv[0]) if argv and argv[0] in COMMANDS else None
     typed = " ".join([PROG, *argv[:1]])
     try:
+        check_config_files(_config_files(argv))
         if command is None:
             build_cli(argv if args is not None else None)
         elif command.uses_fit_config:

@@ -140,7 +140,7 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
         f"(skipped), {len(todo)} to run with {jobs} job(s); directory {spec.sweep_dir}"
     )
     records = LocalLauncher(jobs).launch(spec, todo, lambda line: print(line, flush=True))
-    failed = [record for record in records if record["status"] != "finished"]
+    failed = [record for record in records if record["status"] == "failed"]  # not: held
     if not args.no_report and (todo or not sweep.reports()):
         write_report(spec.sweep_dir)
     for record in failed:

@@ -100,6 +100,10 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
             raise ConfigError(f"`num_shadows` must be >= 0, got {num_shadows}.")
         if batch_size < 1:
             raise ConfigError(f"`batch_size` must be >= 1, got {batch_size}.")
+        if num_workers < 0:
+            raise ConfigError(
+                f"`num_workers` must be >= 0 (0: load in the main process), got {num_workers}."
+            )
         for name, value in (
             ("shadow_train_fraction", shadow_train_fraction),
             ("shadow_nonmember_fraction", shadow_nonmember_fraction),

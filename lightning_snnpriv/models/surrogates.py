@@ -41,6 +41,7 @@ Where they peak, and quirks kept as they are (results depend on snntorch 1.0.0):
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from typing import Literal, get_args
 
@@ -127,6 +128,10 @@ GRADIENTS: dict[str, Callable[..., torch.Tensor]] = {
 assert set(GRADIENTS) == set(SURROGATES)
 
 
+def _positive_finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value > 0
+
+
 class Surrogate:
     """A spike function (Heaviside forward, surrogate backward) chosen by name.
 
@@ -163,6 +168,12 @@ class Surrogate:
                 f"`{field}surrogate_params`: {', '.join(wrong)} not a hyper-parameter of "
                 f"surrogate {name!r} (it takes: {allowed}). Remove it or choose another surrogate."
             )
+        bad = {k: v for k, v in params.items() if not _positive_finite(v)}
+        if bad:
+            raise ConfigError(
+                f"`{field}surrogate_params`: {', '.join(f'{k}={v}' for k, v in bad.items())}: "
+                "each hyper-parameter is a scale or a width, a finite number > 0."
+            )
         self.name = name
         self.params = {key: float(params.get(key, default)) for key, default in defaults.items()}
         self._function = function
@@ -193,9 +204,9 @@ class Surrogate:
         return f"Surrogate({self.name}{', ' if args else ''}{args})"
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Surrogate)
-            and (self.name, self.params) == (other.name, other.params)
+        return isinstance(other, Surrogate) and (self.name, self.params) == (
+            other.name,
+            other.params,
         )
 
     def __hash__(self) -> int:

@@ -17,6 +17,18 @@ import torch
 
 from lightning_snnpriv.errors import UsageError
 
+#: The permission policy of run files: every file of a run (results, scores, figures, signals,
+#: plan, checkpoints, configs) gets the mode an ordinary ``open()`` creates, ``0666`` less the
+#: process's umask (``0644`` with the usual umask 022). Restrict who can read runs with the
+#: umask or the directory's permissions, not file by file.
+FILE_MODE = 0o666
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 def write_new(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Create ``path`` atomically with ``write(file)``; never replace an existing file.
@@ -42,6 +54,7 @@ def write_new(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE & ~_umask())  # mkstemp's 0600 -> what open() would create
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -15,7 +15,7 @@ from typing import Any
 
 from lightning_snnpriv.errors import ConfigError, UsageError
 from lightning_snnpriv.runs.files import load_tensors
-from lightning_snnpriv.runs.run_dir import CHECKPOINT_DIR, RESULTS_FILE, SIGNALS_FILE, RunDir
+from lightning_snnpriv.runs.run_dir import CHECKPOINT_DIR, RESULTS_FILE, RunDir
 
 #: Model arguments linked from the data by the CLI: compared through the data's settings.
 LINKED_MODEL_KEYS = ("num_models", "num_classes", "input_shape")
@@ -51,7 +51,10 @@ def newest_complete(root: str | Path) -> RunDir | None:
 
 
 def find_last(root: str | Path, version: int | str | None = None) -> Path | None:
-    """``last.ckpt`` of the newest run under ``root``, unless that run finished training.
+    """``last.ckpt`` of the newest run under ``root``, unless that run is complete.
+
+    A run that finished training but not its audit (killed after ``signals.pt``) is returned:
+    resuming it finishes the audit (:func:`check_resumable`).
 
     Args:
         root: The logger directory (``<save_dir>/<name>``).
@@ -60,8 +63,7 @@ def find_last(root: str | Path, version: int | str | None = None) -> Path | None
     runs = versions(root) if version is None else [RunDir(Path(root) / version_dir(version))]
     for run in runs:
         if run.last_checkpoint.is_file():
-            done = run.is_complete or run.finished_training
-            return None if done else run.last_checkpoint
+            return None if run.is_complete else run.last_checkpoint
     return None
 
 
@@ -88,19 +90,14 @@ def run_of_checkpoint(path: Path) -> RunDir | None:
     return None
 
 
-def check_resumable(run: RunDir) -> None:
-    """Refuse a run whose training already finished (its results or signals exist)."""
+def check_resumable(run: RunDir) -> bool:
+    """Refuse a complete run; ``True`` if only its audit is left (``signals.pt``, no results)."""
     if run.is_complete:
         raise ConfigError(
             f"--ckpt_path: run {run} is complete ({RESULTS_FILE} exists); there is nothing "
             "to resume and its files are never overwritten. Start a new run without --ckpt_path."
         )
-    if run.finished_training:
-        raise ConfigError(
-            f"--ckpt_path: run {run} finished training ({SIGNALS_FILE} exists) but has no "
-            f"{RESULTS_FILE}; re-run its attacks from the saved signals "
-            f"(`python -m lightning_snnpriv attack --run {run}`) instead of resuming."
-        )
+    return run.finished_training
 
 
 def check_new_version(run: RunDir) -> None:

@@ -29,10 +29,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from lightning_snnpriv.data.membership import MembershipPlan
 from lightning_snnpriv.errors import UsageError
+from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.files import (
     load_tensors,
     save_figure,
@@ -204,18 +204,8 @@ class RunDir:
     # --- loading -------------------------------------------------------------------------------
 
     def load_config(self) -> dict[str, Any]:
-        """``config.yaml`` as a mapping of config sections."""
-        try:
-            config = yaml.safe_load(self.config_file.read_text())
-        except (OSError, yaml.YAMLError) as err:
-            raise UsageError(
-                f"{self.config_file}: not a readable YAML config ({_first_line(err)})."
-            ) from err
-        if not isinstance(config, dict):
-            raise UsageError(
-                f"{self.config_file}: expected a mapping of config sections, got {type(config)}."
-            )
-        return config
+        """``config.yaml`` as a mapping of config sections (read strictly: :mod:`yaml_files`)."""
+        return yaml_files.read(self.config_file)
 
     def load_plan(self) -> MembershipPlan:
         """``membership.npz``, checked against its digest."""
@@ -239,15 +229,29 @@ class RunDir:
                 f"{path}: 'labels' must be a long tensor [samples], got {labels.dtype} of shape "
                 f"{tuple(labels.shape)}."
             )
+        classes = outputs.shape[-1]
+        if labels.numel() and not (int(labels.min()) >= 0 and int(labels.max()) < classes):
+            raise UsageError(
+                f"{path}: 'labels' must lie in [0, {classes - 1}] (the outputs have {classes} "
+                f"classes), got values in [{int(labels.min())}, {int(labels.max())}]. Use an "
+                "unmodified run directory, or re-run fit."
+            )
         return outputs, labels
 
     def load_results(self, suffix: str = "") -> dict[str, Any]:
         """``mia_results<suffix>.json``."""
         path = self.results_file(suffix)
         try:
-            return json.loads(path.read_text())
+            results = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise UsageError(f"{path}: not a readable results file ({_first_line(err)}).") from err
+        if not isinstance(results, dict) or not isinstance(results.get("records"), list):
+            raise UsageError(
+                f"{path}: not a results file of fit or attack (expected a JSON object with a "
+                f"'records' list, got {type(results).__name__}). Move it away and re-run "
+                f"`attack --run {self.path}`."
+            )
+        return results
 
     def load(self) -> Run:
         """Load the run and check that its plan, signals and results belong together.
@@ -264,12 +268,18 @@ class RunDir:
         needed = (self.config_file, self.plan_file, self.signals_file)
         missing = [file.name for file in needed if not file.is_file()]
         if missing:
-            why = (
-                " (signals.pt is written when fit ends: was the run interrupted, or run with "
-                "mia.save_signals false? Resume it with --ckpt_path last)"
-                if missing == [SIGNALS_FILE]
-                else ""
-            )
+            why = ""
+            if missing == [SIGNALS_FILE] and self.is_complete:
+                why = (
+                    f" (the run is complete, but its {SIGNALS_FILE} is gone or it ran with "
+                    "mia.save_signals false: its attacks cannot be re-run without it; train "
+                    "a new run with fit)"
+                )
+            elif missing == [SIGNALS_FILE]:
+                why = (
+                    f" ({SIGNALS_FILE} is written when training ends: the run was interrupted; "
+                    "resume it with fit --ckpt_path last and its own config)"
+                )
             raise UsageError(
                 f"--run {path}: not a finished run, {', '.join(missing)} missing{why}; {_HINT}."
             )
@@ -334,7 +344,13 @@ class Run:
     @property
     def mia_config(self) -> dict[str, Any]:
         """The ``mia:`` section of its config (the audit's settings)."""
-        return dict(self.config.get("mia") or {})
+        mia = self.config.get("mia") or {}
+        if not isinstance(mia, Mapping):
+            raise UsageError(
+                f"{self.dir.config_file}: `mia:` must be a mapping of audit settings, got a "
+                f"{type(mia).__name__}. Use the run's unmodified config.yaml."
+            )
+        return dict(mia)
 
 
 def save_plan(path: str | Path, plan: MembershipPlan) -> Path:
@@ -364,8 +380,11 @@ def load_plan(path: str | Path) -> MembershipPlan:
                 seed=int(f["seed"]),
             )
             digest = str(f["digest"])
-    except (OSError, KeyError, ValueError) as err:
-        raise UsageError(f"{path}: not a readable membership plan ({err}).") from err
+    except Exception as err:  # numpy raises many types for truncated or foreign files
+        raise UsageError(
+            f"{path}: not a readable membership plan ({_first_line(err)}); it is truncated or "
+            "was not written by fit. Use an unmodified run directory, or re-run fit."
+        ) from err
     if plan.digest() != digest:
         raise UsageError(f"{path}: the plan's contents do not match its stored digest.")
     return plan

@@ -131,7 +131,7 @@ class SweepDir:
         }
         path = self.manifest_file
         if path.exists():
-            if _same_points(json.loads(path.read_text()), manifest):
+            if _same_points(read_manifest(path), manifest):
                 return path
             k = 0
             while (self.path / f"manifest.{k}.json").exists():
@@ -141,7 +141,7 @@ class SweepDir:
         try:
             return write_json(path, manifest)
         except UsageError:  # written at the same moment by another task of the same sweep
-            if not _same_points(json.loads(path.read_text()), manifest):
+            if not _same_points(read_manifest(path), manifest):
                 raise
             return path
 
@@ -152,7 +152,7 @@ class SweepDir:
                 f"{self.path} is not a sweep directory (no {MANIFEST_FILE}); pass the directory a "
                 "`sweep` command created, e.g. logs/sweeps/<name>."
             )
-        return json.loads(self.manifest_file.read_text())
+        return read_manifest(self.manifest_file)
 
     def reports(self) -> list[Path]:
         """The existing ``report_<N>`` directories."""
@@ -172,6 +172,20 @@ class SweepDir:
                 return path
             except FileExistsError:
                 n += 1
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A sweep manifest, or a :class:`UsageError` naming it when it is not one."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        manifest = err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("points"), list):
+        raise UsageError(
+            f"{path}: not a readable sweep manifest (truncated or edited). Move it away: the next "
+            "`sweep` run writes it again from the sweep config."
+        )
+    return manifest
 
 
 def _same_points(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

@@ -10,12 +10,17 @@ scheduler (a SLURM array, GNU parallel) runs :func:`worker_command` of each poin
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +30,7 @@ from lightning_snnpriv.runs import RESULTS_FILE
 from lightning_snnpriv.runs.files import write_json
 from lightning_snnpriv.runs.resume import versions
 from lightning_snnpriv.sweeps.layout import SweepDir
+from lightning_snnpriv.sweeps.point_lock import PointHeld, hold_point, note
 from lightning_snnpriv.sweeps.spec import CONFIG_KEY, Point, SweepSpec, format_value
 
 #: Lines of a failed point's stderr kept as its error in the results table.
@@ -66,7 +72,21 @@ def tail(text: str, lines: int = ERROR_LINES) -> str:
 
 
 def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
-    """Run one point's fit as a subprocess; write and return its attempt record."""
+    """Run one point's fit as a subprocess; write and return its attempt record.
+
+    The point's lock (:mod:`.point_lock`) is held meanwhile: a point another live process
+    runs is not started (a ``held`` record, not written), and the fit dies with this process.
+    """
+    directory = SweepDir(spec.sweep_dir).point_dir(point.name)
+    try:
+        with hold_point(directory) as lock:
+            return _run_held_point(spec, point, lock)
+    except PointHeld as held:
+        return {"point_id": point.id, "point": point.name, "status": "held",
+                "error": str(held), "holder": held.holder}  # fmt: skip
+
+
+def _run_held_point(spec: SweepSpec, point: Point, lock: int) -> dict[str, Any]:
     sweep = SweepDir(spec.sweep_dir)
     directory = sweep.point_dir(point.name)
     number, record_path, out_path, err_path = sweep.new_attempt(point.name)
@@ -77,9 +97,7 @@ def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
     before = {run.path.name for run in versions(directory)}
     started = time.time()
     with open(out_path, "x") as out, open(err_path, "x") as err:
-        returncode = subprocess.run(
-            command, stdout=out, stderr=err, env=env, cwd=os.getcwd(), check=False
-        ).returncode
+        returncode = _run_child(command, lock, stdout=out, stderr=err, env=env, cwd=os.getcwd())
     wall = time.time() - started
     created = [run for run in versions(directory) if run.path.name not in before]
     run = created[0] if created else None  # the newest new version
@@ -105,6 +123,73 @@ def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
     }
     write_json(record_path, record)
     return record
+
+
+#: The fits running now (signals to this process are forwarded to them).
+_CHILDREN: set[subprocess.Popen] = set()
+_CHILDREN_LOCK = threading.Lock()
+#: Set by a forwarded SIGTERM/SIGINT: no further point starts.
+_STOPPING = threading.Event()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """``preexec_fn``: the child gets SIGKILL when this process dies (Linux ``prctl``)."""
+
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _run_child(command: list[str], lock: int, **kwargs: Any) -> int:
+    """Run the fit as a child that holds the point's lock and dies with this process."""
+    preexec = _die_with_parent(os.getpid()) if sys.platform == "linux" else None
+    with warnings.catch_warnings():  # preexec_fn with threads: ours makes no Python locks
+        warnings.simplefilter("ignore", RuntimeWarning)
+        child = subprocess.Popen(command, pass_fds=(lock,), preexec_fn=preexec, **kwargs)
+    note(lock, {"fit_pid": child.pid})
+    with _CHILDREN_LOCK:
+        _CHILDREN.add(child)
+    try:
+        return child.wait()
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(child)
+
+
+@contextlib.contextmanager
+def forwarding_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGINT go to the running fits and stop new starts.
+
+    Only in the main thread (where Python runs signal handlers); the previous handlers come
+    back afterwards, and the launcher exits with ``128 + signal`` once its fits ended.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def forward(signum: int, _frame: Any) -> None:
+        received.append(signum)
+        _STOPPING.set()
+        with _CHILDREN_LOCK:
+            for child in _CHILDREN:
+                with contextlib.suppress(ProcessLookupError):
+                    child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+    _STOPPING.clear()
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        raise SystemExit(128 + received[0])
 
 
 class Launcher(Protocol):
@@ -142,13 +227,19 @@ class LocalLauncher:
 
         def one(i_point: tuple[int, Point]) -> dict[str, Any]:
             i, point = i_point
+            if _STOPPING.is_set():
+                return {"point_id": point.id, "point": point.name, "status": "stopped",
+                        "error": "the sweep was stopped before this point started"}  # fmt: skip
             report(f"[{i + 1}/{len(points)}] start  {point.name}")
             record = run_point(spec, point)
+            if record["status"] == "held":
+                report(f"[{i + 1}/{len(points)}] held     {record['error']}")
+                return record
             report(
                 f"[{i + 1}/{len(points)}] {record['status']:<8} {point.name} "
                 f"({record['wall_s']:.0f} s)"
             )
             return record
 
-        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+        with forwarding_signals(), ThreadPoolExecutor(max_workers=self.jobs) as pool:
             return list(pool.map(one, enumerate(points)))

@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.sweeps.claims import Claim, parse_claims
 from lightning_snnpriv.sweeps.launcher_spec import LauncherSpec, parse_launcher
 
@@ -252,7 +251,7 @@ def load_spec(path: str | Path, output_dir: str | None = None) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep config {path} does not exist; pass an existing YAML file.")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = yaml_files.read(path, field="--config", mapping=False) or {}
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{path}: a sweep config is a mapping with keys {', '.join(SPEC_KEYS)}.")
     unknown = sorted(set(raw) - set(SPEC_KEYS))

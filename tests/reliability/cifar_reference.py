@@ -122,7 +122,9 @@ class ReferenceReader:
             return ("invalid", "a file is missing")
         if self.process is None or self.process.poll() is not None:
             self.process = subprocess.Popen(  # its stderr: numpy's complaints about bad files
-                [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                [sys.executable, __file__],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 stderr=self.log,
             )
         try:

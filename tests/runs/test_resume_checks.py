@@ -48,6 +48,7 @@ def test_ckpt_path_last_picks_the_newest_interrupted_run(tmp_path):
     interrupted = _fake_run(tmp_path, 2, "checkpoints/last.ckpt")
     _fake_run(tmp_path, 10)  # started, killed before its first checkpoint
     assert find_last(root) == interrupted / "checkpoints" / "last.ckpt"
-    _fake_run(tmp_path, 11, "checkpoints/last.ckpt", "signals.pt")
-    assert find_last(root) is None  # finished training: `attack --run`, not resume
+    audit_left = _fake_run(tmp_path, 11, "checkpoints/last.ckpt", "signals.pt")
+    # finished training, killed during the audit: resuming it finishes the audit (defect 3)
+    assert find_last(root) == audit_left / "checkpoints" / "last.ckpt"
     assert find_last(root, version=2) == interrupted / "checkpoints" / "last.ckpt"

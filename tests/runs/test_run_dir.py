@@ -39,7 +39,10 @@ def test_load_run_refuses_what_is_not_a_run(finished_run, tmp_path):
         load_run(tmp_path)
     copy = _copy(finished_run, tmp_path)
     (copy / "signals.pt").unlink()
-    with pytest.raises(UsageError, match=r"signals\.pt missing.*--ckpt_path last"):
+    with pytest.raises(UsageError, match=r"signals\.pt missing \(the run is complete"):
+        load_run(copy)  # defect 10: not "--ckpt_path last", which would start a new run
+    (copy / "mia_results.json").unlink()
+    with pytest.raises(UsageError, match=r"signals\.pt missing.*interrupted.*--ckpt_path last"):
         load_run(copy)
 
 
@@ -87,8 +90,6 @@ def test_results_and_signals_are_never_overwritten(tmp_path):
         write_json(tmp_path / "r.json", {"auc": 0.9})
     assert torch.load(tmp_path / "s.pt", weights_only=True)["x"].item() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "s.pt"]  # no temp files
-
-
 
 
 def test_plan_save_load_round_trip_and_no_overwrite(tmp_path):
