@@ -98,6 +98,7 @@ def test_settings_json_serializable():
         "min_samples_per_class": 2,
         "max_train_samples": None,
         "seed": 0,
+        "balance_per_class": False,
     }
 
 
