@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from jsonargparse import ArgumentError
 
 from lightning_snnpriv.attacks.audit import Audit, AuditResult
@@ -42,7 +41,7 @@ from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
 from lightning_snnpriv.commands.errors import explain_parse_error, explain_usage_error
 from lightning_snnpriv.commands.fit import build_cli
 from lightning_snnpriv.errors import ConfigError, UsageError, find_usage_error
-from lightning_snnpriv.runs import RunDir
+from lightning_snnpriv.runs import RunDir, yaml_files
 
 __all__ = ["FitResult", "audit", "audit_run", "fit", "load_config"]
 
@@ -255,4 +254,4 @@ def audit(
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """A YAML config file as a dict, to edit before :func:`fit` (``fit(config=...)``)."""
-    return yaml.safe_load(Path(path).read_text())
+    return yaml_files.read(path, "config")

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import submitit
-import yaml
 
 import lightning_snnpriv
 from lightning_snnpriv.errors import ConfigError, UsageError
+from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.files import write_json
 from lightning_snnpriv.runs.resume import versions
 from lightning_snnpriv.sweeps import cluster
@@ -52,7 +52,7 @@ def point_shape(spec: SweepSpec, point: Point) -> tuple[int, int]:
         ConfigError: When either is not a positive number (``auto``, a device list): SLURM
             needs to know how many tasks per node to start.
     """
-    base = yaml.safe_load(spec.base_path(point.overrides[CONFIG_KEY]).read_text()) or {}
+    base = yaml_files.read(spec.base_path(point.overrides[CONFIG_KEY]), "base")
     trainer = base.get("trainer") or {}
     shape = []
     for key in ("devices", "num_nodes"):
