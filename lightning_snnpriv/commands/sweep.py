@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Literal
 
 from jsonargparse import ArgumentParser
 from jsonargparse.typing import PositiveInt
 
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.sweeps.layout import SweepDir
+from lightning_snnpriv.sweeps.pool_launcher import PoolLauncher
 from lightning_snnpriv.sweeps.report import write_report
 from lightning_snnpriv.sweeps.runner import LocalLauncher, worker_command
 from lightning_snnpriv.sweeps.spec import key_label, load_spec, value_label
 
-USAGE = "--config SWEEP_YAML [--jobs N] [--dry-run | --print-commands] [--only ID ...]"
+USAGE = (
+    "--config SWEEP_YAML [--jobs N] [--launcher pool|local] [--dry-run | --print-commands] "
+    "[--only ID ...]"
+)
 
 
 def add_arguments(parser: ArgumentParser) -> None:
@@ -29,6 +34,14 @@ def add_arguments(parser: ArgumentParser) -> None:
         "--config", type=str, required=True, help="The sweep YAML (configs/sweeps/<name>.yaml)."
     )
     parser.add_argument("--jobs", type=PositiveInt, default=1, help="Points run at once.")
+    parser.add_argument(
+        "--launcher",
+        type=Literal["local", "pool"],
+        default="pool",
+        help="How points run: `pool` forks each point from a worker process that did the "
+        "imports once (no start-up per point; the same results); `local` starts a new "
+        "process per point.",
+    )
     parser.add_argument(
         "--dry-run", action="store_true", help="List the points and their state; run nothing."
     )
@@ -81,7 +94,8 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
         f"sweep {spec.name}: {len(points)} points, {len(points) - len(todo)} finished already "
         f"(skipped), {len(todo)} to run with {args.jobs} job(s); directory {spec.sweep_dir}"
     )
-    records = LocalLauncher(args.jobs).launch(spec, todo, lambda line: print(line, flush=True))
+    launcher = PoolLauncher(args.jobs) if args.launcher == "pool" else LocalLauncher(args.jobs)
+    records = launcher.launch(spec, todo, lambda line: print(line, flush=True))
     failed = [record for record in records if record["status"] != "finished"]
     if not args.no_report and (todo or not sweep.reports()):
         write_report(spec.sweep_dir)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import lightning_snnpriv
 from lightning_snnpriv.runs import RESULTS_FILE
@@ -65,21 +65,35 @@ def tail(text: str, lines: int = ERROR_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
-    """Run one point's fit as a subprocess; write and return its attempt record."""
+#: Runs a point's command: ``(command, stdout, stderr, env, cwd) -> exit code``.
+Execute = Callable[[list[str], IO[str], IO[str], dict[str, str], str], int]
+
+
+def point_env() -> dict[str, str]:
+    """The environment of a point's process: this one's, with this package first on the path."""
+    env = dict(os.environ)
+    package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
+
+
+def run_subprocess(
+    command: list[str], out: IO[str], err: IO[str], env: dict[str, str], cwd: str
+) -> int:
+    """Run ``command`` as a new process (the :data:`Execute` of :class:`LocalLauncher`)."""
+    return subprocess.run(command, stdout=out, stderr=err, env=env, cwd=cwd, check=False).returncode
+
+
+def run_point(spec: SweepSpec, point: Point, execute: Execute = run_subprocess) -> dict[str, Any]:
+    """Run one point's fit (a subprocess by default); write and return its attempt record."""
     sweep = SweepDir(spec.sweep_dir)
     directory = sweep.point_dir(point.name)
     number, record_path, out_path, err_path = sweep.new_attempt(point.name)
     command = fit_command(spec, point)
-    env = dict(os.environ)
-    package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     before = {run.path.name for run in versions(directory)}
     started = time.time()
     with open(out_path, "x") as out, open(err_path, "x") as err:
-        returncode = subprocess.run(
-            command, stdout=out, stderr=err, env=env, cwd=os.getcwd(), check=False
-        ).returncode
+        returncode = execute(command, out, err, point_env(), os.getcwd())
     wall = time.time() - started
     created = [run for run in versions(directory) if run.path.name not in before]
     run = created[0] if created else None  # the newest new version
@@ -125,12 +139,15 @@ class LocalLauncher:
 
     Args:
         jobs: Points run at once (>= 1).
+        execute: How a point's command runs (a new process by default; the pool launcher
+            forks it from a process that has the imports done).
     """
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, execute: Execute = run_subprocess) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
+        self.execute = execute
 
     def launch(
         self,
@@ -143,7 +160,7 @@ class LocalLauncher:
         def one(i_point: tuple[int, Point]) -> dict[str, Any]:
             i, point = i_point
             report(f"[{i + 1}/{len(points)}] start  {point.name}")
-            record = run_point(spec, point)
+            record = run_point(spec, point, self.execute)
             report(
                 f"[{i + 1}/{len(points)}] {record['status']:<8} {point.name} "
                 f"({record['wall_s']:.0f} s)"
