@@ -18,7 +18,6 @@ from jsonargparse.typing import PositiveInt
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.sweeps.layout import SweepDir
 from lightning_snnpriv.sweeps.pool_launcher import PoolLauncher
-from lightning_snnpriv.sweeps.report import write_report
 from lightning_snnpriv.sweeps.runner import LocalLauncher, worker_command
 from lightning_snnpriv.sweeps.spec import key_label, load_spec, value_label
 
@@ -98,6 +97,8 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     records = launcher.launch(spec, todo, lambda line: print(line, flush=True))
     failed = [record for record in records if record["status"] != "finished"]
     if not args.no_report and (todo or not sweep.reports()):
+        from lightning_snnpriv.sweeps.report import write_report  # matplotlib, torch: only here
+
         write_report(spec.sweep_dir)
     for record in failed:
         print(
