@@ -24,7 +24,7 @@ from benchmarks.sweep_overhead import cpu
 
 HEAVY = ("torch", "pytorch_lightning", "snntorch", "brevitas")
 COMMANDS = {
-    "--help": ["--help"],
+    "help": ["--help"],
     "sweep --dry-run": ["sweep", "--config", "configs/sweeps/demo.yaml", "--dry-run"],
     "describe --help": ["describe", "--help"],
     "fit --help": ["fit", "--help"],
@@ -48,13 +48,16 @@ def run(tree: Path, argv: list[str], cwd: Path, threads: int) -> tuple[float, li
 def main(argv: list[str] | None = None) -> None:
     p = parser("cli_startup", __doc__.splitlines()[0], repeats=5)
     p.add_argument("--baseline", type=Path, required=True, help="another checkout (main)")
+    p.add_argument("--commands", nargs="+", choices=list(COMMANDS), default=list(COMMANDS),
+                   help="the commands to time (all by default)")  # fmt: skip
     args = parse(p, argv)
+    commands = {name: COMMANDS[name] for name in args.commands}
     trees = {"this": REPO, "baseline": args.baseline.resolve()}
     cwd = Path(tempfile.mkdtemp(prefix="bench-cli-startup-"))
-    times = {(c, t): [] for c in COMMANDS for t in trees}
+    times = {(c, t): [] for c in commands for t in trees}
     heavy: dict[tuple[str, str], list[str]] = {}
     for k in range(args.warmup + args.repeats):
-        for command, command_argv in COMMANDS.items():
+        for command, command_argv in commands.items():
             for name, tree in trees.items():  # interleaved: load changes hit both alike
                 wall, imported = run(tree, command_argv, cwd, args.threads)
                 heavy[command, name] = imported
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
             "this_times_s": times[command, "this"],
             "baseline_times_s": times[command, "baseline"],
         }
-        for command in COMMANDS
+        for command in commands
     ]
     columns = ["command", "this_s", "baseline_s", "speedup", "this_heavy", "baseline_heavy"]
     report("cli_startup", args.out, rows, columns, **cpu(), baseline=str(trees["baseline"]))

@@ -9,7 +9,10 @@ after another (the work alone: parsing, training, auditing, writing). Then
 * ``overhead_per_point_s`` = (sweep wall - the in-process work of all points) / points: what a
   point costs beyond its work, the sweep process's start-up and the workers' start shared out;
 * ``point_overhead_s`` = median over points of (the point's attempt ``wall_s`` - its in-process
-  fit wall): the cost of starting one point once the sweep runs.
+  fit wall): the cost of starting one point once the sweep runs;
+* ``cpu_overhead_per_point_s``: as the first, in CPU time (user + system of the sweep's whole
+  process tree against this process's CPU time for the work), which a loaded machine disturbs
+  far less than wall time.
 
     python -m benchmarks.sweep_overhead [--repeats 3] [--config configs/sweeps/demo.yaml]
 """
@@ -55,20 +58,23 @@ def sweep_wall(config: Path, launcher: str, out: Path, threads: int) -> dict[str
     sweep = SweepDir(spec.sweep_dir)
     attempts = {p.name: sweep.attempts(p.name)[-1] for p in spec.expand()}
     assert all(a["status"] == "finished" for a in attempts.values()), attempts
-    return {"wall_s": timed["wall_s"], "points": {k: a["wall_s"] for k, a in attempts.items()}}
+    points = {k: a["wall_s"] for k, a in attempts.items()}
+    return {"wall_s": timed["wall_s"], "cpu_s": timed["cpu_s"], "points": points}
 
 
 def in_process(config: Path, out: Path, limit: int | None = None) -> dict[str, Any]:
     """Every point's own ``fit`` command (the first ``limit``), run in this process in turn."""
     spec = load_spec(config, str(out))
     points: dict[str, float] = {}
+    cpu_start = time.process_time()
     for point in spec.expand()[:limit]:
         argv = fit_command(spec, point)[3:]  # after `python -m lightning_snnpriv`
         start = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # a point's stdout goes to a file too
             cli_main(argv)
         points[point.name] = time.perf_counter() - start
-    return {"wall_s": sum(points.values()), "points": points}
+    cpu_s = time.process_time() - cpu_start
+    return {"wall_s": sum(points.values()), "cpu_s": cpu_s, "points": points}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, timed in runs.items():
         walls = [r["wall_s"] for r in timed]
         extra = [r["wall_s"] - w["wall_s"] for r, w in zip(timed, runs["inprocess"], strict=True)]
+        extra_cpu = [r["cpu_s"] - w["cpu_s"] for r, w in zip(timed, runs["inprocess"], strict=True)]
         per_point = [
             r["points"][point] - w["points"][point]
             for r, w in zip(timed, runs["inprocess"], strict=True)
@@ -110,10 +117,12 @@ def main(argv: list[str] | None = None) -> None:
             "overhead_per_point_s": median(extra) / n,
             "point_wall_s": median(v for r in timed for v in r["points"].values()),
             "point_overhead_s": median(per_point),
+            "sweep_cpu_s": median(r["cpu_s"] for r in timed),
+            "cpu_overhead_per_point_s": median(extra_cpu) / n,
             "sweep_walls_s": walls,
         })  # fmt: skip
     columns = ["variant", "points", "sweep_wall_s", "overhead_per_point_s", "point_wall_s",
-               "point_overhead_s"]  # fmt: skip
+               "point_overhead_s", "sweep_cpu_s", "cpu_overhead_per_point_s"]  # fmt: skip
     report("sweep_overhead", args.out, rows, columns, **cpu(), config=str(args.config),
            repeats=args.repeats, runs=runs)  # fmt: skip
 

@@ -1,7 +1,8 @@
 """Run a sweep: a grid of fits (one process each), skipping finished points, then a report.
 
 ``python -m lightning_snnpriv sweep --config configs/sweeps/<name>.yaml [--jobs N]`` expands the
-sweep config into points, runs every unfinished one as its own ``fit`` process, then writes a
+sweep config into points, runs every unfinished one as its own ``fit`` process (by default
+forked from a worker that did the imports once: ``--launcher pool``), then writes a
 report (results table, summary over seeds, figures, TensorBoard summary run). Exits with code 1
 when a point failed (the others still run), 2 on a bad sweep config.
 """

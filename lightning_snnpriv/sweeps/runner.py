@@ -3,7 +3,8 @@
 Each point is an ordinary ``python -m lightning_snnpriv fit --config <base> --key=value ...``
 process logging into its point directory, so a crash in one point loses nothing else. A
 launcher takes the points to run and returns one attempt record per point it ran:
-:class:`LocalLauncher` runs them as subprocesses of this machine, ``jobs`` at a time. A
+:class:`LocalLauncher` runs them as subprocesses of this machine, ``jobs`` at a time (through
+an :data:`Execute`: :mod:`.pool_launcher` forks them from workers that did the imports). A
 scheduler (a SLURM array, GNU parallel) runs :func:`worker_command` of each point instead:
 ``sweep --only <id> --no-report``, which runs that one point here, with the same bookkeeping.
 """
