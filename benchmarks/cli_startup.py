@@ -3,7 +3,8 @@
 
 Every command runs ``--repeats`` times per tree, interleaved (A B A B), in a new interpreter
 (``python -m lightning_snnpriv ...`` with that tree first on ``PYTHONPATH``); the wall time
-is the whole process, imports included. ``heavy`` lists which of torch, Lightning, snntorch and
+is the whole process, imports included, and so is the CPU time (user + system, which a loaded
+machine disturbs far less). ``heavy`` lists which of torch, Lightning, snntorch and
 brevitas the command imported (``python -X importtime``'s log).
 
     python -m benchmarks.cli_startup --baseline /work/main [--repeats 5]
@@ -31,18 +32,22 @@ COMMANDS = {
 }
 
 
-def run(tree: Path, argv: list[str], cwd: Path, threads: int) -> tuple[float, list[str]]:
-    """Wall time of ``python -X importtime -m lightning_snnpriv <argv>`` and the heavy imports."""
+def run(tree: Path, argv: list[str], cwd: Path, threads: int) -> tuple[float, float, list[str]]:
+    """Wall and CPU time of ``python -X importtime -m lightning_snnpriv <argv>``, heavy imports."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads)}
     argv = [str(tree / a) if a.startswith("configs/") else a for a in argv]
     args = [sys.executable, "-X", "importtime", "-m", "lightning_snnpriv", *argv]
-    start = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
-    return wall, sorted(name for name in HEAVY if name in imported)
+    with tempfile.TemporaryFile("w+") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        log.seek(0)
+        stderr = log.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv} failed ({status}):\n{stderr[-2000:]}")
+    imported = {line.split("|")[-1].strip() for line in stderr.splitlines() if "|" in line}
+    return wall, usage.ru_utime + usage.ru_stime, sorted(n for n in HEAVY if n in imported)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,20 +60,24 @@ def main(argv: list[str] | None = None) -> None:
     trees = {"this": REPO, "baseline": args.baseline.resolve()}
     cwd = Path(tempfile.mkdtemp(prefix="bench-cli-startup-"))
     times = {(c, t): [] for c in commands for t in trees}
+    cpu_times = {(c, t): [] for c in commands for t in trees}
     heavy: dict[tuple[str, str], list[str]] = {}
     for k in range(args.warmup + args.repeats):
         for command, command_argv in commands.items():
             for name, tree in trees.items():  # interleaved: load changes hit both alike
-                wall, imported = run(tree, command_argv, cwd, args.threads)
+                wall, cpu_s, imported = run(tree, command_argv, cwd, args.threads)
                 heavy[command, name] = imported
                 if k >= args.warmup:
                     times[command, name].append(wall)
+                    cpu_times[command, name].append(cpu_s)
     rows = [
         {
             "command": command,
             "this_s": median(times[command, "this"]),
             "baseline_s": median(times[command, "baseline"]),
             "speedup": median(times[command, "baseline"]) / median(times[command, "this"]),
+            "this_cpu_s": median(cpu_times[command, "this"]),
+            "baseline_cpu_s": median(cpu_times[command, "baseline"]),
             "this_heavy": " ".join(heavy[command, "this"]) or "-",
             "baseline_heavy": " ".join(heavy[command, "baseline"]) or "-",
             "this_times_s": times[command, "this"],
@@ -76,7 +85,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         for command in commands
     ]
-    columns = ["command", "this_s", "baseline_s", "speedup", "this_heavy", "baseline_heavy"]
+    columns = ["command", "this_s", "baseline_s", "speedup", "this_cpu_s", "baseline_cpu_s",
+               "this_heavy", "baseline_heavy"]  # fmt: skip
     report("cli_startup", args.out, rows, columns, **cpu(), baseline=str(trees["baseline"]))
 
 

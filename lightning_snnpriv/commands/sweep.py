@@ -9,6 +9,7 @@ when a point failed (the others still run), 2 on a bad sweep config.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Literal
@@ -37,10 +38,10 @@ def add_arguments(parser: ArgumentParser) -> None:
     parser.add_argument(
         "--launcher",
         type=Literal["local", "pool"],
-        default="pool",
+        default="pool" if hasattr(os, "fork") else "local",
         help="How points run: `pool` forks each point from a worker process that did the "
-        "imports once (no start-up per point; the same results); `local` starts a new "
-        "process per point.",
+        "imports once (no start-up per point; the same results; POSIX only, the default "
+        "there); `local` starts a new process per point.",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="List the points and their state; run nothing."
