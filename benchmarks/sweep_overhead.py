@@ -80,14 +80,16 @@ def in_process(config: Path, out: Path, limit: int | None = None) -> dict[str, A
 def main(argv: list[str] | None = None) -> None:
     p = parser("sweep_overhead", __doc__.splitlines()[0], repeats=3)
     p.add_argument("--config", type=Path, default=REPO / "configs" / "sweeps" / "demo.yaml")
+    p.add_argument("--launchers", nargs="+", choices=LAUNCHERS, default=list(LAUNCHERS))
     args = parse(p, argv)
     work = Path(tempfile.mkdtemp(prefix="bench-sweep-overhead-"))
     try:
         for k in range(args.warmup):  # this process's imports: one point, untimed
             in_process(args.config, work / f"warmup_{k}", limit=1)
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in (*LAUNCHERS, "inprocess")}
+        names = (*args.launchers, "inprocess")
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
         for k in range(args.repeats):  # interleaved: load changes hit every variant alike
-            for launcher in LAUNCHERS:
+            for launcher in args.launchers:
                 runs[launcher].append(
                     sweep_wall(args.config, launcher, work / f"{launcher}_{k}", args.threads)
                 )
