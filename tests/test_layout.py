@@ -28,7 +28,8 @@ ALLOWED = {
     "api": {"attacks", "callbacks", "commands", "errors", "runs"},
     "examples": set(),  # what a user writes: no code of the package
 }
-RUN_FILES = ("config.yaml", "membership.npz", "signals.pt", "mia_results.json", "scores.pt")
+RUN_FILES = ("config.yaml", "membership.npz", "signals.pt", "mia_results.json", "scores.pt",
+             "report.html")  # fmt: skip
 
 
 def _modules() -> dict[str, Path]:

@@ -16,6 +16,7 @@ import torch
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeInt,
+    OpenUnitInterval,
     PositiveInt,
     restricted_number_type,
 )
@@ -23,7 +24,8 @@ from jsonargparse.typing import (
 from lightning_snnpriv.attacks.base import Attack, AttackInputs
 from lightning_snnpriv.attacks.metrics import DEFAULT_FPR_TARGETS
 from lightning_snnpriv.attacks.multi_target import POOLED, AuditResult, resolve_targets, run_audit
-from lightning_snnpriv.attacks.registry import AttackName, build_attacks
+from lightning_snnpriv.attacks.privacy import epsilon_lower_bound
+from lightning_snnpriv.attacks.registry import AttackName, build_attacks, check_preset_schemes
 from lightning_snnpriv.errors import ConfigError
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
 #: runs, and :class:`Audit` checks values given from Python with the same types.
 FPR = ClosedUnitInterval
 DropoutRate = restricted_number_type("DropoutRate", float, [(">=", 0), ("<", 1)])
+Delta = OpenUnitInterval
 TargetsSetting = PositiveInt | list[NonNegativeInt] | Literal["all"]
 
 
@@ -96,6 +99,9 @@ class Audit:
             once the outputs are collected.
         query_repeats: Number of dropout masks averaged per sample (>= 1).
         query_seed: Seed of the dropout masks.
+        delta: The delta of each record's ``epsilon_lower_bound`` (the empirical epsilon the
+            attack demonstrates, :mod:`lightning_snnpriv.attacks.privacy`) for runs trained
+            without DP; a DP run's bound uses the run's own ``dp.delta``.
 
     Example:
         >>> audit = Audit(["loss"], fpr_targets=[0.1], bootstrap=0)
@@ -116,13 +122,16 @@ class Audit:
         query_dropout: DropoutRate = 0.0,
         query_repeats: PositiveInt = 1,
         query_seed: int = 0,
+        delta: Delta = 1e-5,
     ) -> None:
         self.attacks = build_attacks(attacks)
+        self.presets = [a for a in attacks or () if isinstance(a, str)]  # names as given
         for fpr in fpr_targets:
             _checked("fpr_targets", fpr, FPR, "a list of FPRs in [0, 1]", list(fpr_targets))
         _checked("bootstrap", bootstrap, NonNegativeInt, "an integer >= 0")
         _checked("query_dropout", query_dropout, DropoutRate, "a rate in [0, 1)")
         _checked("query_repeats", query_repeats, PositiveInt, "an integer >= 1")
+        _checked("delta", delta, Delta, "in (0, 1)")
         if targets != "all" and isinstance(targets, int):
             _checked("targets", targets, PositiveInt, ">= 1, a list of model indices or 'all'")
         self.fpr_targets = tuple(fpr_targets)
@@ -132,6 +141,7 @@ class Audit:
         self.query_dropout = query_dropout
         self.query_repeats = query_repeats
         self.query_seed = query_seed
+        self.delta = delta
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None, **overrides: Any) -> Audit:
@@ -167,6 +177,7 @@ class Audit:
             "query_dropout": self.query_dropout,
             "query_repeats": self.query_repeats,
             "query_seed": self.query_seed,
+            "delta": self.delta,
         }
 
     def resolve_targets(self, num_models: int) -> list[int]:
@@ -185,8 +196,16 @@ class Audit:
                     "data.init_args.num_shadows >= 1, or remove the attack from mia.attacks."
                 )
 
-    def check_plan(self, keep: torch.Tensor, audit: torch.Tensor) -> None:
-        """Refuse, before any training, a membership plan that an attack cannot audit."""
+    def check_plan(
+        self, keep: torch.Tensor, audit: torch.Tensor, scheme: str | None = None
+    ) -> None:
+        """Refuse, before any training, a membership plan that an attack cannot audit.
+
+        With ``scheme`` (the plan's ``data.init_args.scheme``), a preset that needs another
+        scheme (``strong``: ``lira``) is refused first, naming the field.
+        """
+        if scheme is not None:
+            check_preset_schemes(self.presets, scheme)
         for target in self.resolve_targets(len(keep)):
             for attack in self.attacks:
                 attack.check_plan(keep, audit, target)
@@ -229,4 +248,24 @@ class Audit:
             each=each,
         )
         result.config = self.settings()
+        add_privacy(result, settings.get("dp"), self.delta)
         return result
+
+
+def add_privacy(result: AuditResult, dp: Mapping[str, Any] | None, delta: float) -> None:
+    """Add to every record its empirical epsilon lower bound and, for DP runs, the epsilon.
+
+    ``epsilon_lower_bound`` (with ``epsilon_lower_bound_info``: delta, confidence, the
+    threshold) is computed from the record's ROC curve at the DP run's delta, else ``delta``.
+    ``epsilon`` is the accountant's epsilon of the record's target (of the targets, the
+    largest, for a pooled record), ``None`` without DP.
+    """
+    delta = dp["delta"] if dp else delta
+    spent = dp.get("epsilon") if dp else None
+    for record in result.records:
+        fpr, tpr = result.curves[record["attack"]][record["target"]]
+        bound = epsilon_lower_bound(fpr, tpr, record["n_members"], record["n_nonmembers"], delta)
+        record["epsilon_lower_bound"] = bound.epsilon
+        record["epsilon_lower_bound_info"] = bound.to_dict()
+        models = record.get("targets", [record["target"]])
+        record["epsilon"] = max(spent[m] for m in models) if spent else None

@@ -3,8 +3,18 @@
 Configs and commands can name attacks instead of writing ``class_path`` entries:
 ``mia.attacks: [loss, lira_online, rmia_online]``. A name is either an attack's own ``name``
 (``lira_offline_fixvar``: the class with the settings that give it that name), the short name
-of a class (``lira``: the class with its defaults), or a preset (a tuple of names, expanded in
-place). Adding a preset is one entry in :data:`PRESETS`.
+of a class (the class with its defaults: ``lira`` is ``lira_online`` and ``rmia`` is
+``rmia_online``, the attacks as their papers define them; ``_offline`` names the variant that
+needs only OUT references), or a preset (a tuple of names, expanded in place):
+
+* ``default``: ``loss`` and ``shokri`` (every command's default, any scheme);
+* ``paper``: ``shokri``, the source study's attack (per-class RBF SVM on the raw outputs);
+* ``strong``: ``lira_online`` and ``rmia_online``, the strongest attacks here; they need IN and
+  OUT references for every audited sample, i.e. ``data.init_args.scheme: lira``
+  (:data:`PRESET_SCHEMES`; a run with another scheme is refused, naming the field).
+
+Adding a preset is one entry in :data:`PRESETS` (and in :data:`PRESET_SCHEMES` if it needs a
+scheme).
 """
 
 from __future__ import annotations
@@ -31,8 +41,10 @@ __all__ = [
     "DEFAULT_PRESET",
     "NAMED_ATTACKS",
     "PRESETS",
+    "PRESET_SCHEMES",
     "AttackName",
     "build_attacks",
+    "check_preset_schemes",
 ]
 
 #: One short name per attack class: that class with its defaults (``attack --attacks lira``).
@@ -65,10 +77,21 @@ NAMED_ATTACKS: dict[str, tuple[type[Attack], dict[str, Any]]] = {
 DEFAULT_PRESET = "default"
 
 #: Preset name -> the attack names it stands for.
-PRESETS: dict[str, tuple[str, ...]] = {DEFAULT_PRESET: ("loss", "shokri")}
+PRESETS: dict[str, tuple[str, ...]] = {
+    DEFAULT_PRESET: ("loss", "shokri"),
+    "paper": ("shokri",),
+    "strong": ("lira_online", "rmia_online"),
+}
+
+#: Presets that need one membership scheme (``data.init_args.scheme``), and why.
+PRESET_SCHEMES: dict[str, tuple[str, str]] = {
+    "strong": ("lira", "its online attacks need each audited sample IN for some reference "
+               "models and OUT for others"),
+}  # fmt: skip
 
 assert not set(PRESETS) & set(NAMED_ATTACKS)
 assert all(set(names) <= set(NAMED_ATTACKS) for names in PRESETS.values())
+assert set(PRESET_SCHEMES) <= set(PRESETS)
 
 #: Every name ``mia.attacks`` accepts besides ``class_path`` entries.
 AttackName = Literal[tuple(NAMED_ATTACKS) + tuple(PRESETS)]  # type: ignore[valid-type]
@@ -81,8 +104,8 @@ def build_attacks(specs: Sequence[Attack | str] | None = None) -> list[Attack]:
         ConfigError: On an unknown name, or two attacks with the same name.
 
     Example:
-        >>> [a.name for a in build_attacks(["loss", "lira_offline_fixvar", "rmia"])]
-        ['loss', 'lira_offline_fixvar', 'rmia_offline']
+        >>> [a.name for a in build_attacks(["loss", "lira_offline_fixvar", "rmia", "lira"])]
+        ['loss', 'lira_offline_fixvar', 'rmia_online', 'lira_online']
         >>> [a.name for a in build_attacks()]
         ['loss', 'shokri']
     """
@@ -105,3 +128,29 @@ def build_attacks(specs: Sequence[Attack | str] | None = None) -> list[Attack]:
     if len(set(names)) != len(names):
         raise ConfigError(f"`mia.attacks`: attack names must be unique, got {names}.")
     return attacks
+
+
+def check_preset_schemes(specs: Sequence[Attack | str] | None, scheme: str) -> None:
+    """Refuse a preset among ``specs`` that needs another membership scheme than ``scheme``.
+
+    Raises:
+        ConfigError: Naming the preset, the field ``data.init_args.scheme`` and the fix.
+
+    Example:
+        >>> check_preset_schemes(["strong"], "lira")
+        >>> check_preset_schemes(["loss", "strong"], "shokri")
+        Traceback (most recent call last):
+        ...
+        lightning_snnpriv.errors.ConfigError: `mia.attacks`: the preset 'strong' (lira_online, rmia_online) needs data.init_args.scheme: lira (its online attacks need each audited sample IN for some reference models and OUT for others); this run's scheme is 'shokri'. Set data.init_args.scheme: lira (with data.init_args.num_shadows >= 3, an odd number), or choose attacks that work with 'shokri' (e.g. the preset default).
+    """  # noqa: E501
+    for spec in specs or ():
+        if isinstance(spec, str) and spec in PRESET_SCHEMES:
+            needed, why = PRESET_SCHEMES[spec]
+            if scheme != needed:
+                raise ConfigError(
+                    f"`mia.attacks`: the preset {spec!r} ({', '.join(PRESETS[spec])}) needs "
+                    f"data.init_args.scheme: {needed} ({why}); this run's scheme is {scheme!r}. "
+                    f"Set data.init_args.scheme: {needed} (with data.init_args.num_shadows >= 3, "
+                    f"an odd number), or choose attacks that work with {scheme!r} (e.g. the "
+                    f"preset {DEFAULT_PRESET})."
+                )

@@ -288,7 +288,9 @@ class RMIAAttack(Attack):
     and OUT references. The attack's name is ``rmia_online`` or ``rmia_offline``.
 
     Args:
-        online: Online (references IN and OUT for each sample) or offline (OUT only).
+        online: Online (references IN and OUT for each sample; the default, as for
+            :class:`~lightning_snnpriv.attacks.lira.LiRAAttack`: the short names ``rmia`` and
+            ``lira`` are both the online attack) or offline (OUT only).
         a: Offline only: the approximation parameter in ``[0, 1]`` (0.3 in the authors'
             configs), or ``"tune"`` to pick it from a grid by attacking one reference model
             with the others (recorded in the results' ``info``).
@@ -307,7 +309,7 @@ class RMIAAttack(Attack):
 
     def __init__(
         self,
-        online: bool = False,
+        online: bool = True,
         a: float | Literal["tune"] = 0.3,
         gamma: float = 1.0,
         num_population: int | None = None,

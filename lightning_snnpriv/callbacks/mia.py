@@ -19,6 +19,7 @@ from lightning_snnpriv.callbacks.progress import bar_enabled, progress
 from lightning_snnpriv.callbacks.query import DropoutQuery
 from lightning_snnpriv.distributed import on_global_zero
 from lightning_snnpriv.reports.figures import audit_figures, close_all
+from lightning_snnpriv.reports.html import run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -56,7 +57,9 @@ class MembershipInferenceCallback(Callback):
         plan = getattr(getattr(trainer, "datamodule", None), "plan", None)
         if plan is None:
             return
-        self.audit.check_plan(torch.from_numpy(plan.keep), torch.from_numpy(plan.audit))
+        self.audit.check_plan(
+            torch.from_numpy(plan.keep), torch.from_numpy(plan.audit), plan.scheme
+        )
         log_dir = trainer.log_dir  # on every rank: a collective call
         if log_dir is not None:
             # only global rank 0 reads or writes the file; the ranks' plans agree (checked)
@@ -101,11 +104,12 @@ class MembershipInferenceCallback(Callback):
             each=lambda attacks: progress(attacks, show, "attacking", lambda a: a.name),
         )
         figures = audit_figures(result)
-        path = run.write_audit(result.results, result.score_tensors(), figures)
+        report = run_report(result, figures, str(run))
+        path = run.write_audit(result.results, result.score_tensors(), figures, report=report)
         log_audit(trainer.loggers, trainer.global_step, settings, result, figures)
         close_all(figures)
         if self.print_table:
-            print(format_table(result, path))
+            print(format_table(result, path, run.report_file()))
 
     def query_module(self, pl_module: LightningModule) -> Any:
         """The module to query: ``pl_module`` itself, or wrapped in input dropout."""

@@ -1,7 +1,13 @@
-"""Progress bars for the stages after training (audit pass, attacks), shown like Lightning's."""
+"""Progress bars for the stages after training (audit pass, attacks), shown like Lightning's.
+
+Bars are for a person watching a terminal: when stdout is not one (``| cat``, a log file, a
+sweep's worker), ``fit`` starts with Lightning's bar off (:func:`terminal_output` is the
+default of ``trainer.enable_progress_bar``) and these bars follow it (:func:`bar_enabled`).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -45,3 +51,14 @@ def bar_enabled(trainer: object) -> bool:
     return getattr(trainer, "progress_bar_callback", None) is not None and getattr(
         trainer, "is_global_zero", True
     )
+
+
+def terminal_output() -> bool:
+    """Whether stdout is a terminal (progress bars are shown there only, by default).
+
+    Example:
+        >>> terminal_output()  # under pytest, stdout is captured
+        False
+    """
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())

@@ -19,6 +19,7 @@ from jsonargparse import ArgumentParser
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
+from lightning_snnpriv.reports.html import run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.runs import RunDir
 
@@ -70,16 +71,17 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
                 f"--mia.{key}: the signals of {run_.dir} were collected with {key}={recorded}; "
                 "changing it needs the trained models (run fit again)."
             )
+    audit.check_plan(run_.keep, run_.audit, run_.plan.scheme)
     settings = (run_.results or {}).get("settings") or {"scheme_digest": run_.plan.digest()}
     result = audit.run(run_.outputs, run_.labels, run_.keep, run_.audit, settings)
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
     figures = audit_figures(result)
-    path = run_.dir.write_audit(
-        results, result.score_tensors(), figures, suffix=run_.dir.free_suffix()
-    )
+    suffix = run_.dir.free_suffix()
+    report = run_report(result, figures, f"{run_.dir} (attack re-run {suffix[1:]})")
+    path = run_.dir.write_audit(results, result.score_tensors(), figures, suffix, report)
     close_all(figures)
     if given.get("print_table", True):
-        print(format_table(result, path))
+        print(format_table(result, path, run_.dir.report_file(suffix)))
 
 
 def attack_specs(value: str) -> list:
@@ -109,4 +111,3 @@ def attack_specs(value: str) -> list:
             raise UsageError(f"--attacks: expected a YAML list of attacks, got {value!r}.")
         return loaded
     return [name.strip() for name in value.split(",") if name.strip()]
-

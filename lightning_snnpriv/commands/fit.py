@@ -21,6 +21,7 @@ from pytorch_lightning.utilities import rank_zero_info
 from lightning_snnpriv.callbacks.checkpoint import RunCheckpoint
 from lightning_snnpriv.callbacks.guard import NonFiniteLossGuard
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
+from lightning_snnpriv.callbacks.progress import terminal_output
 from lightning_snnpriv.commands.registry import (
     DESCRIPTION,
     LIGHTNING_COMMANDS,
@@ -153,7 +154,7 @@ def build_cli(
         subclass_mode_model=True,
         subclass_mode_data=True,
         seed_everything_default=0,
-        trainer_defaults=TRAINER_DEFAULTS,
+        trainer_defaults={**TRAINER_DEFAULTS, "enable_progress_bar": terminal_output()},
         args=None if args is None else list(args),
         run=run,
         auto_configure_optimizers=False,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from jsonargparse import ArgumentError
 
 from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, explain_usage_error
+from lightning_snnpriv.commands.quiet import quiet_output
 from lightning_snnpriv.commands.registry import (
     COMMANDS,
     LIGHTNING_COMMANDS,
@@ -29,11 +30,20 @@ def main(args: Sequence[str] | None = None) -> None:
 
     ``fit``, ``validate``, ``test``, ``predict`` and the top-level ``--help`` go to the
     LightningCLI (whose parser lists every command); a registered command is parsed by its own
-    parser (the same one that parser lists).
+    parser (the same one that parser lists). The command runs inside
+    :func:`~lightning_snnpriv.commands.quiet.quiet_output` (no third-party tips, each warning
+    of ours once); the networks and Lightning are imported inside it too, so import-time notes
+    of other libraries are dropped as well.
 
     Args:
         args: The arguments after the program name; ``None`` reads ``sys.argv``.
     """
+    with quiet_output():
+        _main(args)
+
+
+def _main(args: Sequence[str] | None) -> None:
+    """:func:`main`, without the output filters."""
     argv = list(sys.argv[1:] if args is None else args)
     command = Command(argv[0]) if argv and argv[0] in COMMANDS else None
     typed = " ".join([PROG, *argv[:1]])

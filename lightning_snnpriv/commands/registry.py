@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "lightning_snnpriv.commands.sweep",
     "report": "lightning_snnpriv.commands.report",
     "describe": "lightning_snnpriv.commands.describe",
+    "calibrate": "lightning_snnpriv.commands.calibrate",
 }
 
 

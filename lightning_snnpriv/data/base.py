@@ -175,6 +175,10 @@ class PrivacyDataModule(LightningDataModule, abc.ABC):
             self._loader(Subset(dataset, plan.members(m).tolist()), shuffle=True)
             for m in range(plan.num_models)
         ]
+        # the model may resample them (DP-SGD: Poisson sampling, lightning_snnpriv.models.dp)
+        module = getattr(self.trainer, "lightning_module", None) if self.trainer else None
+        if hasattr(module, "resample_train_loaders"):
+            loaders = list(module.resample_train_loaders(loaders))
         return CombinedLoader(loaders, mode="max_size")
 
     def val_dataloader(self) -> DataLoader:

@@ -15,7 +15,9 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from lightning_snnpriv.distributed import check_unused_parameter_detection
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.models import dp as dp_training
 from lightning_snnpriv.models import quant
+from lightning_snnpriv.models.dp_settings import DPSettings
 from lightning_snnpriv.models.networks import (
     ANN,
     SNN,
@@ -44,7 +46,7 @@ def _adam(params: Any) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=1e-3, fused=True)
 
 
-class PrivacyModule(LightningModule, abc.ABC):
+class PrivacyModule(dp_training.DPHooks, LightningModule, abc.ABC):
     """Base LightningModule: ``num_models`` copies of one network, each trained on its own data.
 
     Model 0 is the target, the others its shadows. A training batch is a list with one
@@ -66,6 +68,10 @@ class PrivacyModule(LightningModule, abc.ABC):
             batched pass: full-precision MLPs and hybrid SNNs only) or ``auto`` (vectorized
             where supported and measured faster: full-precision SNN MLPs and hybrid ConvNet
             SNNs). Same results either way, to float tolerance; checkpoints load in either.
+        dp: DP-SGD (Opacus) for every model: ``noise_multiplier`` or ``target_epsilon``,
+            ``max_grad_norm``, ``delta``, ``accountant`` (see
+            :class:`~lightning_snnpriv.models.dp_settings.DPSettings`); ``null`` for none.
+            With DP the models run in a loop (``ensemble: auto``), unquantized.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class PrivacyModule(LightningModule, abc.ABC):
         input_shape: Sequence[int] = (1,),
         optimizer: OptimizerCallable = _adam,
         ensemble: EnsembleMode = "auto",
+        dp: DPSettings | None = None,
     ) -> None:
         super().__init__()
         if num_models < 1:
@@ -82,7 +89,11 @@ class PrivacyModule(LightningModule, abc.ABC):
         # with the subclasses' arguments: their settings are read back from hparams
         self.save_hyperparameters(ignore=["optimizer"])
         self.optimizer = optimizer
+        if dp is not None:
+            ensemble = dp_training.check_network(self.hparams, ensemble)
         self.ensemble = build_ensemble(self.configure_network, num_models, ensemble)
+        #: DP-SGD of every model (models/dp.py), or None.
+        self.dp_training = None if dp is None else dp_training.DPTraining(dp, self.ensemble.members)
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         self.test_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
 
@@ -113,6 +124,8 @@ class PrivacyModule(LightningModule, abc.ABC):
     def settings(self) -> dict[str, Any]:
         """The model's settings for results files and TensorBoard hparams."""
         hparams = {k: v for k, v in self.hparams.items() if not k.startswith("_")}
+        if self.dp_training is not None:
+            hparams["dp"] = self.dp_training.summary()
         return {"model": type(self).__name__, "kind": self.kind, **hparams}
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -123,21 +136,25 @@ class PrivacyModule(LightningModule, abc.ABC):
         """Sum of each model's cross-entropy on its own batch."""
         inputs = [None if b is None else b[0] for b in batch]
         outputs = self.ensemble.forward_each(inputs)
+        # DP: per-sample losses summed; Opacus divides the noisy sum by the expected batch size
+        reduction = "mean" if self.dp_training is None else "sum"
         losses = [
-            F.cross_entropy(out, b[1])
+            F.cross_entropy(out, b[1], reduction=reduction)
             for out, b in zip(outputs, batch, strict=True)
             if out is not None
         ]
         loss = torch.stack(losses).sum()
-        if outputs[0] is not None and self._logger_writes_this_step():
-            self.log(
-                "train/loss", losses[0], prog_bar=True, batch_size=len(batch[0][1]), sync_dist=True
-            )
+        size = 0 if outputs[0] is None else len(batch[0][1])
+        if size and self._logger_writes_this_step():
+            shown = losses[0] if reduction == "mean" else losses[0] / size
+            self.log("train/loss", shown, prog_bar=True, batch_size=size, sync_dist=True)
         return loss
 
     def on_fit_start(self) -> None:
         """Under DDP, refuse a strategy that would not let a model without a batch sit out."""
         check_unused_parameter_detection(self.trainer.strategy.model)
+        if self.dp_training is not None:
+            dp_training.check_trainer(self.trainer)
 
     def _logger_writes_this_step(self) -> bool:
         """Whether Lightning writes step values now (every ``log_every_n_steps``).
@@ -167,7 +184,9 @@ class PrivacyModule(LightningModule, abc.ABC):
         self._target_step(batch, self.test_acc, "test")
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        """One optimizer over all copies (their parameters are disjoint)."""
+        """One optimizer over all copies (their parameters are disjoint); under DP one each."""
+        if self.dp_training is not None:
+            return self.dp_training.configure_optimizers(self.optimizer)
         return self.optimizer(self.parameters())
 
 

@@ -15,26 +15,44 @@ from matplotlib.figure import Figure
 from lightning_snnpriv.attacks.audit import POOLED, AuditResult
 
 
+def lowest_measurable_fpr(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+) -> float:
+    """The smallest nonzero FPR of the curves: ``1/n`` for the largest ``n`` of non-members.
+
+    Below it nothing is measured (an ROC curve's FPR moves in steps of ``1/n``), so log-log
+    axes stop there instead of drawing an empty decade or two.
+
+    Example:
+        >>> lowest_measurable_fpr({"a": ([0.0, 0.25, 1.0], [0, 1, 1]), "b": ([0.0, 0.1], [0, 1])})
+        0.1
+    """
+    positive = [float(f) for fpr, _ in curves.values() for f in fpr if float(f) > 0.0]
+    return min(positive, default=1e-2)
+
+
 def roc_figure(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     title: str = "",
     log_scale: bool = True,
 ) -> Figure:
-    """ROC curves (``name -> (fpr, tpr)``) with the chance diagonal.
+    """ROC curves (``name -> (fpr, tpr)``), one colour each, with the chance diagonal.
 
-    On log-log axes (1e-5 .. 1, as Carlini et al. 2022 ask) the low-FPR region, where an
-    attack identifies members confidently, is visible; points at FPR 0 cannot be drawn there.
+    On log-log axes (as Carlini et al. 2022 ask) the low-FPR region, where an attack
+    identifies members confidently, is visible; the axes start at the lowest measurable FPR
+    (:func:`lowest_measurable_fpr`), and points at FPR 0 cannot be drawn there.
 
     Example:
         >>> fig = roc_figure({"loss": ([0.0, 0.5, 1.0], [0.0, 0.7, 1.0])})
-        >>> fig.axes[0].get_xscale()
-        'log'
+        >>> fig.axes[0].get_xscale(), tuple(map(float, fig.axes[0].get_xlim()))
+        ('log', (0.5, 1.0))
     """
     fig, ax = plt.subplots(figsize=(4.5, 4.5), constrained_layout=True)
-    low = 1e-5 if log_scale else 0.0
+    low = lowest_measurable_fpr(curves) if log_scale else 0.0
     ax.plot([low, 1], [low, 1], color="grey", linestyle=":", linewidth=1, label="chance")
-    for name, (fpr, tpr) in curves.items():
-        ax.plot(fpr, tpr, label=name, linewidth=1.5)
+    for i, (name, (fpr, tpr)) in enumerate(curves.items()):
+        ax.plot(fpr, tpr, label=name, linewidth=1.5, color=plt.cm.tab10(i % 10),
+                linestyle=("-", "--", "-.", ":")[i // 10 % 4])  # fmt: skip
     _roc_axes(ax, log_scale, low, title)
     return fig
 
@@ -54,7 +72,7 @@ def roc_panels(
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.5), constrained_layout=True)
     many = len(curves) > 6
     for ax, log_scale in zip(axes, (True, False), strict=True):
-        low = 1e-5 if log_scale else 0.0
+        low = lowest_measurable_fpr(curves) if log_scale else 0.0
         ax.plot([low, 1], [low, 1], color="grey", linestyle=":", linewidth=1, label="chance")
         for name, (fpr, tpr) in curves.items():
             bold = name == "pooled"
@@ -77,7 +95,8 @@ def _roc_axes(ax: Axes, log_scale: bool, low: float, title: str) -> None:
         ax.set_yscale("log")
     ax.set_xlim(low, 1)
     ax.set_ylim(low, 1)
-    ax.set_xlabel("false positive rate")
+    # log axes start at 1/n: n non-members, the finest FPR step measured
+    ax.set_xlabel("false positive rate" + (f" (from 1/{round(1 / low)})" if low else ""))
     ax.set_ylabel("true positive rate")
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")

@@ -15,7 +15,8 @@ def audit_metrics(result: AuditResult) -> dict[str, float]:
 
     ``mia/target_test_acc``, ``mia/target_train_acc`` (means over the audited targets), and per
     attack ``mia/<attack>/auc``, ``.../balanced_accuracy``, ``.../advantage``, ``.../time_s``,
-    ``.../tpr_at_fpr_<fpr>`` and, where computed, confidence bounds and the std over targets.
+    ``.../tpr_at_fpr_<fpr>``, ``.../epsilon_lower_bound`` and, where computed, confidence
+    bounds and the std over targets; for a DP run ``mia/epsilon`` (the accountant's).
     """
     targets, accuracy = result.targets, result.accuracy or {}
     metrics = {
@@ -28,6 +29,10 @@ def audit_metrics(result: AuditResult) -> dict[str, float]:
         metrics[f"{prefix}/balanced_accuracy"] = record["balanced_accuracy"]
         metrics[f"{prefix}/advantage"] = record["advantage"]
         metrics[f"{prefix}/time_s"] = result.timing[record["attack"]]
+        if record.get("epsilon_lower_bound") is not None:
+            metrics[f"{prefix}/epsilon_lower_bound"] = record["epsilon_lower_bound"]
+        if record.get("epsilon") is not None:  # a DP run: the accountant's epsilon
+            metrics["mia/epsilon"] = record["epsilon"]
         if "auc_ci" in record:
             metrics[f"{prefix}/auc_ci_low"], metrics[f"{prefix}/auc_ci_high"] = record["auc_ci"]
         if "across_targets" in record:
@@ -40,14 +45,43 @@ def audit_metrics(result: AuditResult) -> dict[str, float]:
     return metrics
 
 
+#: The HParams columns a reader compares first. TensorBoard sorts its columns by name (those
+#: that differ between runs first), so the numbers keep these in this order, left.
+LEAD_HPARAMS = ("1_dataset", "2_kind", "3_surrogate", "4_bits")
+
+
+def lead_hparams(settings: Mapping[str, Any]) -> dict[str, str]:
+    """The run's dataset, kind (ann/snn), surrogate and bit widths, as the first columns.
+
+    Example:
+        >>> lead_hparams({"data": "BreastCancerDataModule", "kind": "snn",
+        ...               "surrogate": "atan", "weight_bits": 4, "act_bits": 8})
+        {'1_dataset': 'BreastCancer', '2_kind': 'snn', '3_surrogate': 'atan', '4_bits': 'w4/a8'}
+    """
+    weights, acts = settings.get("weight_bits"), settings.get("act_bits")
+    bits = "full" if weights is None and acts is None else f"w{weights or 'full'}/a{acts or 'full'}"
+    if weights == acts and weights is not None:
+        bits = str(weights)
+    values = (
+        str(settings.get("data", "")).removesuffix("DataModule") or "none",
+        str(settings.get("kind") or "none"),
+        str(settings.get("surrogate") or "none"),
+        bits,
+    )
+    return dict(zip(LEAD_HPARAMS, values, strict=True))
+
+
 def hparam_values(settings: Mapping[str, Any]) -> dict[str, bool | int | float | str]:
     """Settings as TensorBoard's HParams take them: numbers, strings and booleans.
 
+    The :func:`lead_hparams` columns come first, then every setting under its own name.
+
     Example:
         >>> hparam_values({"kind": "snn", "bits": None, "sizes": [8], "p": {"slope": 25.0}})
-        {'kind': 'snn', 'bits': 'none', 'sizes': '[8]', 'p.slope': 25.0}
+        {'1_dataset': 'none', '2_kind': 'snn', '3_surrogate': 'none', '4_bits': 'full', \
+'kind': 'snn', 'bits': 'none', 'sizes': '[8]', 'p.slope': 25.0}
     """
-    flat: dict[str, Any] = {}
+    flat: dict[str, Any] = dict(lead_hparams(settings))
     for key, value in settings.items():
         if isinstance(value, bool | int | float | str):
             flat[key] = value

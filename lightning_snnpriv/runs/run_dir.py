@@ -10,9 +10,11 @@ A fit writes into ``<save_dir>/<name>/version_N/`` (the TensorBoard logger picks
 ``mia_results.json``          the audit's results (:attr:`AuditResult.results`)
 ``scores.pt``                 attack x target x sample scores
 ``roc*.png``                  ROC figures
+``report.html``               the audit as one self-contained page (tables, figures, settings)
 ============================  ===========================================================
 
-``attack --run`` adds ``mia_results.K.json``, ``scores.K.pt`` and ``roc*.K.png`` with the first
+``attack --run`` adds ``mia_results.K.json``, ``scores.K.pt``, ``roc*.K.png`` and
+``report.K.html`` with the first
 free ``K``. Every file is written once, atomically (:mod:`lightning_snnpriv.runs.files`), and
 loaded without unpickling code; every problem is a :class:`UsageError` naming the file.
 """
@@ -35,6 +37,7 @@ from lightning_snnpriv.runs.files import (
     save_tensors,
     write_json,
     write_new,
+    write_text,
 )
 
 if TYPE_CHECKING:  # imported where used: reading a sweep's state (`sweep --dry-run`) needs neither
@@ -47,6 +50,7 @@ PLAN_FILE = "membership.npz"
 SIGNALS_FILE = "signals.pt"
 RESULTS_FILE = "mia_results.json"
 SCORES_FILE = "scores.pt"
+REPORT_FILE = "report.html"
 #: Lightning's checkpoint folder and ``ModelCheckpoint``'s name of the latest checkpoint.
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
@@ -112,6 +116,10 @@ class RunDir:
         """``scores<suffix>.pt``."""
         return self.path / SCORES_FILE.replace(".pt", f"{suffix}.pt")
 
+    def report_file(self, suffix: str = "") -> Path:
+        """``report<suffix>.html``: the audit's HTML page."""
+        return self.path / REPORT_FILE.replace(".html", f"{suffix}.html")
+
     def figure_file(self, tag: str, suffix: str = "") -> Path:
         """The PNG of a figure tag: ``mia/roc`` -> ``roc.png``, ``mia/roc/x`` -> ``roc_x.png``."""
         return self.path / f"{tag.removeprefix('mia/').replace('/', '_')}{suffix}.png"
@@ -127,7 +135,7 @@ class RunDir:
     def free_suffix(self) -> str:
         """``".K"``, the smallest ``K >= 1`` no results, scores or figure file uses yet."""
         k = 1
-        while any(self.path.glob(f"*.{k}.json")) or any(self.path.glob(f"*.{k}.p[nt]*")):
+        while any(self.path.glob(f"*.{k}.json")) or any(self.path.glob(f"*.{k}.[ph][nt]*")):
             k += 1
         return f".{k}"
 
@@ -174,14 +182,16 @@ class RunDir:
         scores: Mapping[str, Any],
         figures: Mapping[str, Any],
         suffix: str = "",
+        report: str | None = None,
     ) -> Path:
-        """Write an audit's results, scores and figures (tag -> matplotlib figure).
+        """Write an audit's results, scores, figures (tag -> matplotlib figure) and HTML page.
 
         Args:
             results: ``mia_results<suffix>.json``.
             scores: ``scores<suffix>.pt`` (tensors and plain values).
             figures: Figure tag -> figure, each saved as ``<name><suffix>.png``.
             suffix: Inserted before each file's extension (``".1"`` for a re-run).
+            report: The HTML page, saved as ``report<suffix>.html``.
 
         Returns:
             The results file.
@@ -190,6 +200,8 @@ class RunDir:
         save_tensors(self.scores_file(suffix), dict(scores))
         for tag, figure in figures.items():
             save_figure(self.figure_file(tag, suffix), figure, dpi=FIGURE_DPI)
+        if report is not None:
+            write_text(self.report_file(suffix), report)
         return path
 
     # --- loading -------------------------------------------------------------------------------

@@ -295,15 +295,21 @@ def submit(
     Returns:
         The jobs, in the order of ``commands``.
     """
+    return submit_jobs([FitJob(c, cwd, env) for c in commands], folder, parameters)
+
+
+def submit_jobs(
+    jobs: Sequence[FitJob], folder: str | Path, parameters: Mapping[str, Any] | None = None
+) -> list[JobRecord]:
+    """Submit one SLURM job per :class:`FitJob` (several: one job array); see :func:`submit`."""
+    if not jobs:
+        return []
     executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     executor.update_parameters(**dict(parameters or {}))
-    jobs = executor.submit_array([FitJob(c, cwd, env) for c in commands]) if commands else []
-    return [JobRecord(job.job_id, str(folder)) for job in jobs]
+    return [JobRecord(job.job_id, str(folder)) for job in executor.submit_array(list(jobs))]
 
 
-def wait(
-    records: Sequence[JobRecord], timeout_s: float, poll_s: float = 1.0
-) -> list[JobStatus]:
+def wait(records: Sequence[JobRecord], timeout_s: float, poll_s: float = 1.0) -> list[JobStatus]:
     """Poll :func:`job_status` until every job is in a final state (or ``timeout_s`` passed).
 
     Raises:

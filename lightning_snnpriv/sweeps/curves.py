@@ -1,10 +1,15 @@
-"""ROC curves of a sweep's runs: from their results, or re-scored through the audit."""
+"""A sweep's curves: ROC curves of its runs (from results or re-scored), its Pareto front.
+
+The Pareto front (:func:`mark_front`) is drawn on the chance-floored AUC of the summary
+(``auc_front``): an attack scoring below chance on a setting leaks nothing, it does not make
+that setting more private than one at chance.
+"""
 
 from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,7 @@ from lightning_snnpriv.attacks.audit import Audit
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.runs import RunDir
 from lightning_snnpriv.runs.files import write_json
+from lightning_snnpriv.sweeps.figures import pareto_front
 
 
 def run_curves(run: RunDir, cache_dir: Path) -> dict[str, tuple[list[float], list[float]]]:
@@ -75,3 +81,28 @@ def rescore(run: RunDir) -> dict[str, dict[str, Any]]:
 def is_main_target(row: Mapping[str, Any]) -> bool:
     """Rows of the run's main target (model 0); rows without ``target`` count as model 0."""
     return row.get("target", 0) in (0, "0", None)
+
+
+def mark_front(summary: Sequence[MutableMapping[str, Any]]) -> None:
+    """Set ``pareto_front`` on each summary entry: on its attack's accuracy-leakage front.
+
+    Leakage is the chance-floored AUC ``auc_front`` (see
+    :func:`~lightning_snnpriv.sweeps.statistics.chance_floor`), so two settings whose attacks
+    both score at or below chance tie on leakage and the more accurate one dominates.
+
+    Example:
+        >>> s = [{"attack": "loss", "target_test_acc_mean": a, "auc_front": f}
+        ...      for a, f in ((0.9, 0.5), (0.8, 0.5), (0.95, 0.6))]
+        >>> mark_front(s); [e["pareto_front"] for e in s]
+        [True, False, True]
+    """
+    for attack in dict.fromkeys(e["attack"] for e in summary):
+        entries = [e for e in summary if e["attack"] == attack]
+        front = set(
+            pareto_front(
+                [e.get("target_test_acc_mean", float("nan")) for e in entries],
+                [e["auc_front"] for e in entries],
+            )
+        )
+        for i, entry in enumerate(entries):
+            entry["pareto_front"] = i in front

@@ -7,6 +7,8 @@
       runs/<point name>/version_N/  each point's run directories (lightning_snnpriv.runs)
       runs/<point name>/attempts/   attempt_<k>.json, .out, .err: command, exit code, wall time
       report_<N>/                   each report (results.csv, summary.*, figures/, curves/, events)
+      slurm/submission_<k>.json     SLURM launcher: the job of each point it submitted (k-th call)
+      slurm/jobs/                   submitit's job folder (pickles, <job id>_<task>_log.{out,err})
 
 Run directories are read through :mod:`lightning_snnpriv.runs`; files are written once and
 atomically (:mod:`lightning_snnpriv.runs.files`).
@@ -30,6 +32,8 @@ MANIFEST_FILE = "manifest.json"
 RUNS_DIR = "runs"
 ATTEMPTS_DIR = "attempts"
 REPORT_PREFIX = "report_"
+SLURM_DIR = "slurm"
+SUBMISSION_PREFIX = "submission_"
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,30 @@ class SweepDir:
         while any((folder / f"attempt_{number}.{ext}").exists() for ext in ("json", "err")):
             number += 1
         return number, *(folder / f"attempt_{number}.{ext}" for ext in ("json", "out", "err"))
+
+    @property
+    def jobs_dir(self) -> Path:
+        """``slurm/jobs/``: submitit's folder of the sweep's SLURM jobs."""
+        return self.path / SLURM_DIR / "jobs"
+
+    def submissions(self) -> list[dict[str, Any]]:
+        """The SLURM launcher's submission records, oldest first (``[]`` for a local sweep)."""
+        files = sorted(
+            (self.path / SLURM_DIR).glob(f"{SUBMISSION_PREFIX}*.json"),
+            key=lambda p: int(p.stem.removeprefix(SUBMISSION_PREFIX)),
+        )
+        return [json.loads(f.read_text()) for f in files]
+
+    def write_submission(self, submission: Mapping[str, Any]) -> Path:
+        """Write the next ``slurm/submission_<k>.json`` (never overwriting one)."""
+        folder = self.path / SLURM_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        k = len(list(folder.glob(f"{SUBMISSION_PREFIX}*.json")))
+        while True:
+            try:
+                return write_json(folder / f"{SUBMISSION_PREFIX}{k}.json", submission)
+            except UsageError:  # written meanwhile by another client
+                k += 1
 
     def write_manifest(self, spec: SweepSpec, points: Sequence[Point]) -> Path:
         """Write ``manifest.json`` (the sweep's definition and points).

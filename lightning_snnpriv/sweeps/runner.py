@@ -51,7 +51,7 @@ def worker_command(spec: SweepSpec, point: Point, python: str = sys.executable) 
     out = shlex.quote(str(spec.sweep_dir.parent))
     return (
         f"cd {shlex.quote(os.getcwd())} && {shlex.quote(python)} -m lightning_snnpriv sweep "
-        f"--config {config} --output-dir {out} --only {point.id} --no-report"
+        f"--config {config} --output-dir {out} --only {point.id} --no-report --launcher local"
     )
 
 

@@ -12,6 +12,7 @@ overrides to vary, in the dotted keys the ``fit`` command takes::
     points:                                # optional explicit override sets, crossed with grid
       - {model.init_args.act_bits: null}
     output_dir: logs/sweeps                # the sweep directory is <output_dir>/<name>
+    launcher: {kind: slurm, time_min: 60}  # optional: where the points run (launcher_spec)
 
 A point is identified by a hash of its base config path (as written) and all its overrides, so
 re-running a sweep skips every point whose run directory holds its results, and a point whose
@@ -31,10 +32,11 @@ from typing import Any
 import yaml
 
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.sweeps.launcher_spec import LauncherSpec, parse_launcher
 
 #: The axis of the base configs (a sweep with several bases).
 CONFIG_KEY = "config"
-SPEC_KEYS = ("name", "base", "fixed", "grid", "points", "output_dir")
+SPEC_KEYS = ("name", "base", "fixed", "grid", "points", "output_dir", "launcher")
 
 
 def is_seed_key(key: str) -> bool:
@@ -143,6 +145,7 @@ class SweepSpec:
         grid: Key -> values; every combination is a point.
         points: Explicit override sets, each crossed with the grid.
         output_dir: Parent of the sweep directory (relative to the working directory).
+        launcher: Where the points run (local subprocesses or SLURM jobs) and their resources.
     """
 
     name: str
@@ -152,6 +155,7 @@ class SweepSpec:
     grid: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     points: tuple[dict[str, Any], ...] = ()
     output_dir: str = "logs/sweeps"
+    launcher: LauncherSpec = field(default_factory=LauncherSpec)
 
     @property
     def sweep_dir(self) -> Path:
@@ -209,6 +213,7 @@ class SweepSpec:
             "grid": {k: list(v) for k, v in self.grid.items()},
             "points": list(self.points),
             "output_dir": self.output_dir,
+            "launcher": self.launcher.to_dict(),
         }
 
 
@@ -288,6 +293,7 @@ def load_spec(path: str | Path, output_dir: str | None = None) -> SweepSpec:
         grid={k: tuple(v) for k, v in grid.items()},
         points=tuple(points),
         output_dir=output_dir or raw.get("output_dir") or "logs/sweeps",
+        launcher=parse_launcher(raw.get("launcher"), path),
     )
     missing = [b for b in spec.base if not spec.base_path(b).is_file()]
     if missing:

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from lightning_snnpriv.reports.labels import metric_label, tpr_label
 from lightning_snnpriv.runs.files import write_text
 from lightning_snnpriv.sweeps.axes import cell_label
 from lightning_snnpriv.sweeps.curves import is_main_target
 from lightning_snnpriv.sweeps.layout import SweepDir
 from lightning_snnpriv.sweeps.spec import format_value, is_seed_key, key_label
+from lightning_snnpriv.sweeps.statistics import Interval, chance_floor, mean_interval
 
 #: Settings copied from the run's results into the table when present.
 SETTING_COLUMNS = ("kind", "data", "model", "weight_bits", "act_bits", "surrogate", "num_steps")
@@ -151,14 +151,26 @@ def _metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         {k for r in rows for k in r if re.fullmatch(r"tpr_at_fpr_[0-9.e-]+", k)},
         key=lambda k: -float(k.removeprefix("tpr_at_fpr_")),
     )
-    names += ["advantage"]
+    names += ["advantage", "epsilon", "epsilon_lower_bound"]
     return [n for n in names if any(n in r for r in rows)]
 
 
-def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[dict[str, Any]]:
-    """Mean and sample std (ddof 1) over the seed axes, per setting of the other axes x attack.
+#: Metrics whose range is not [0, 1] (the others: accuracies, AUC, TPRs).
+_RANGES = {"advantage": (-1.0, 1.0)}
 
-    Uses the finished rows of the main target (model 0).
+
+def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[dict[str, Any]]:
+    """Mean, std (ddof 1) and 95% interval over the seed axes, per setting x attack.
+
+    Uses the finished rows of the main target (model 0). Each metric ``m`` gets ``m_mean``,
+    ``m_std``, ``m_ci_low`` and ``m_ci_high``: a Student-t interval of the mean over seeds
+    (:func:`~lightning_snnpriv.sweeps.statistics.mean_interval`, cut to the metric's range:
+    ``[0, 1]``, ``[-1, 1]`` for the advantage; a bootstrap interval is not
+    used: with the usual 3-10 seeds BCa covers less than its level, see
+    ``docs/guide/attacks.md``), NaN with one seed. The AUC also gets the chance-floored value a
+    Pareto front uses (``auc_front``: below chance counts as chance) and the flags
+    ``auc_overlaps_chance`` (the interval reaches 0.5: not shown to leak) and
+    ``auc_below_chance`` (the whole interval is below 0.5: a biased attack, not privacy).
 
     Example:
         >>> rows = [{"status": "finished", "w": "4", "seed_everything": s, "attack": "loss",
@@ -166,6 +178,8 @@ def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[di
         >>> out = summarize(rows, ["w", "seed_everything"])
         >>> out[0]["w"], out[0]["n"], round(out[0]["auc_mean"], 3), round(out[0]["auc_std"], 4)
         ('4', 2, 0.65, 0.0707)
+        >>> round(out[0]["auc_ci_low"], 3), round(out[0]["auc_ci_high"], 3)
+        (0.015, 1.0)
     """
     keep = [r for r in rows if r.get("status") == "finished" and is_main_target(r)]
     group_keys = [a for a in axes if not is_seed_key(a)]
@@ -178,26 +192,36 @@ def summarize(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> list[di
         entry: dict[str, Any] = dict(zip([*group_keys, "attack"], key, strict=True))
         entry["n"] = len(members)
         for metric in metrics:
-            values = np.array([float(r[metric]) for r in members if r.get(metric) is not None])
-            entry[f"{metric}_mean"] = float(values.mean()) if len(values) else math.nan
-            entry[f"{metric}_std"] = float(values.std(ddof=1)) if len(values) > 1 else math.nan
+            values = [float(r[metric]) for r in members if r.get(metric) is not None]
+            nan = Interval(math.nan, math.nan, math.nan, 0, math.nan, "t", 0.95)
+            interval = mean_interval(values) if values else nan
+            entry[f"{metric}_mean"] = interval.mean
+            entry[f"{metric}_std"] = interval.sd
+            low, high = _RANGES.get(metric, (0.0, 1.0))  # the t-interval, within the range
+            entry[f"{metric}_ci_low"] = max(interval.low, low) if values else math.nan
+            entry[f"{metric}_ci_high"] = min(interval.high, high) if values else math.nan
+            if metric == "auc":
+                point = chance_floor(interval)
+                entry["auc_front"] = point.value
+                entry["auc_overlaps_chance"] = point.overlaps_chance
+                entry["auc_below_chance"] = point.below_chance
         out.append(entry)
     return out
 
 
 def markdown_summary(summary: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str:
-    """The summary as a Markdown table with ``mean ± std`` cells."""
+    """The summary as a Markdown table with ``mean [95% CI]`` cells (``mean`` with one seed)."""
     if not summary:
         return "(no finished points)\n"
     group_keys = [a for a in axes if not is_seed_key(a)] + ["attack", "n"]
     metrics = [k.removesuffix("_mean") for k in summary[0] if k.endswith("_mean")]
-    head = [key_label(k) for k in group_keys] + metrics
+    head = [key_label(k) for k in group_keys] + [metric_label(m) for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for entry in summary:
         cells = [cell_label(k, entry[k]) if k in axes else str(entry[k]) for k in group_keys]
         for m in metrics:
-            mean, std = entry[f"{m}_mean"], entry[f"{m}_std"]
-            cells.append(f"{mean:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}"))
+            mean, low, high = entry[f"{m}_mean"], entry[f"{m}_ci_low"], entry[f"{m}_ci_high"]
+            cells.append(f"{mean:.4f}" + ("" if math.isnan(low) else f" [{low:.4f}, {high:.4f}]"))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -214,7 +238,7 @@ def results_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str
         "attack",
         "test_acc",
         "AUC",
-        *(f"TPR@{float(k[11:]):.1%}" for k in fprs),
+        *(tpr_label(float(k[11:])) for k in fprs),
         "wall_s",
     ]
     lines, errors = [head], [""]
@@ -237,5 +261,3 @@ def results_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> str
         + (f"  error: {error}" if error else "")
         for line, error in zip(lines, errors, strict=True)
     )
-
-

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from chromium import assert_decoded, rendered
 from cli_runs import REPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
@@ -101,6 +102,11 @@ def test_results_csv(sweep):
     summary = _csv(_report(sweep["dir"], 0) / "summary.csv")
     assert len(summary) == 4
     assert {s["n"] for s in summary} == {"1"}
+    assert {s["auc_ci_low"] for s in summary} == {"nan"}  # one seed: no interval
+    # one seed per setting: nothing to pair, the comparisons table says so
+    report = _report(sweep["dir"], 0)
+    assert (report / "comparisons.csv").read_text().startswith("factor,attack,metric,")
+    assert "no paired comparison" in (report / "comparisons.md").read_text()
 
 
 def test_figures(sweep):
@@ -119,10 +125,14 @@ def test_tensorboard_summary_run(sweep):
     acc = EventAccumulator(str(report), size_guidance={"tensors": 0, "images": 0, "scalars": 0})
     acc.Reload()
     tags = acc.Tags()
-    auc_tags = [t for t in tags["scalars"] if t.startswith("sweep/shokri/auc/vs_weight_bits")]
-    assert len(auc_tags) == 1
+    # the charts' series are runs of their own (TensorBoard colours by run): one here, "all"
+    assert [p.name for p in (report / "series").iterdir()] == ["all"]
+    series = EventAccumulator(str(report / "series" / "all"), size_guidance={"scalars": 0})
+    series.Reload()
+    auc_tags = [t for t in series.Tags()["scalars"] if t.startswith("sweep/shokri/auc/")]
+    assert auc_tags == ["sweep/shokri/auc/vs_weight_bits"]
     # the swept value is the step: 4 bits at step 4, full precision at step 32
-    events = acc.Scalars(auc_tags[0])
+    events = series.Scalars(auc_tags[0])
     assert sorted(e.step for e in events) == [4, 32]
     rows = _csv(report / "results.csv")
     by_bits = {
@@ -131,7 +141,7 @@ def test_tensorboard_summary_run(sweep):
     steps = {e.step: e.value for e in events}
     assert steps[4] == pytest.approx(by_bits["4"], rel=1e-6)
     assert steps[32] == pytest.approx(by_bits["null"], rel=1e-6)
-    assert "sweep/target_test_acc/vs_weight_bits/all" in tags["scalars"]
+    assert "sweep/target_test_acc/vs_weight_bits" in series.Tags()["scalars"]
     assert {"sweep_figures/tradeoff_shokri", "sweep_figures/roc_loss"} <= set(tags["images"])
     assert "custom_scalars__config__" in tags["tensors"]
     layout = layout_pb2.Layout()
@@ -139,7 +149,7 @@ def test_tensorboard_summary_run(sweep):
     layout.ParseFromString(proto.string_val[0])
     charts = {c.title: list(c.multiline.tag) for cat in layout.category for c in cat.chart}
     assert [cat.title for cat in layout.category] == ["vs weight_bits"]
-    assert charts["shokri AUC"] == [re.escape("sweep/shokri/auc/vs_weight_bits") + "/.*"]
+    assert charts["shokri AUC"] == [re.escape("sweep/shokri/auc/vs_weight_bits") + "$"]
     assert "test accuracy" in charts
 
 
@@ -153,11 +163,38 @@ def test_every_run_logs_hparams(sweep):
         assert "_hparams_/session_start_info" in content
 
 
+def test_html_report_renders_in_chromium(sweep, tmp_path):
+    report = _report(sweep["dir"], 0)
+    shown = rendered(report / "report.html", tmp_path)
+    assert shown["title"] == "Sweep tiny: membership-inference report"
+    assert shown["headings"] == ["Summary over seeds", "Figures", "Runs", "Sweep definition",
+                                 "TensorBoard"]  # fmt: skip
+    assert shown["external"] == []
+    figures = sorted((report / "figures").glob("*.png"))
+    assert sorted(i["alt"] for i in shown["images"]) == [p.stem for p in figures]
+    assert_decoded(shown["images"])
+    summary, runs = shown["tables"]
+    assert len(summary) == 1 + len(_csv(report / "summary.csv"))
+    results = _csv(report / "results.csv")
+    assert len(runs) == 1 + len(results)
+    head = runs[0]
+    assert {"TPR@1e-2", "TPR@1e-3"} <= set(head)
+    for row, cells in zip(results, runs[1:], strict=True):
+        assert cells[0] == row["status"]
+        if row["status"] == "finished":
+            assert float(cells[head.index("AUC")]) == pytest.approx(float(row["auc"]), abs=5e-5)
+        else:
+            assert "not_a_surrogate" in cells[head.index("error")]
+
+
 def test_report_never_overwrites(sweep, capsys):
     first = _report(sweep["dir"], 0)
     before = {p: p.read_bytes() for p in first.rglob("*") if p.is_file()}
     main(["report", "--sweep", str(sweep["dir"])])
-    capsys.readouterr()
+    printed = capsys.readouterr().out
+    # the TensorBoard command and the link to this report's own charts (report_1, not report_0)
+    assert f"tensorboard --logdir {sweep['dir']}" in printed
+    assert "#custom_scalars&regexInput=%5Ereport_1%2Fseries%2F" in printed
     second = _report(sweep["dir"], 1)
     assert (second / "results.csv").read_text() == (first / "results.csv").read_text()
     assert {p: p.read_bytes() for p in first.rglob("*") if p.is_file()} == before
