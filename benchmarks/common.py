@@ -71,10 +71,29 @@ def interleaved(
     return {n: {"median_s": statistics.median(t), "times_s": t} for n, t in times.items()}
 
 
+#: CPU flags that decide the arithmetic's speed (recorded with every result).
+CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+
+
+def cpu() -> dict[str, Any]:
+    """The CPU model and which of :data:`CPU_FLAGS` it has (Linux ``/proc/cpuinfo``)."""
+    model, flags = platform.processor() or "unknown", set()
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {"cpu_model": model, "cpu_flags": [f for f in CPU_FLAGS if f in flags]}
+
+
 def machine() -> dict[str, Any]:
     """Where and when the numbers were measured."""
     return {
         "date_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        **cpu(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -101,8 +120,8 @@ def report(name: str, out: Path, rows: list[dict[str, Any]], columns: Sequence[s
            **extra: Any) -> None:  # fmt: skip
     """Print the table and write rows + machine info to ``out`` (a new file, or a new name)."""
     info = machine()
-    print(f"\n{name} ({info['date_utc']} UTC, {info['cpus']} CPUs, torch {info['torch']}, "
-          f"load {info['load_average_1min']:.1f})")  # fmt: skip
+    print(f"\n{name} ({info['date_utc']} UTC, {info['cpu_model']}, {info['cpus']} CPUs, "
+          f"torch {info['torch']}, load {info['load_average_1min']:.1f})")  # fmt: skip
     print(table(rows, columns))
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists():  # never overwrite a measurement: keep the old one beside the new

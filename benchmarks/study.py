@@ -1,6 +1,6 @@
 """The source study's own job through our CLI: MNIST-shaped data, 4,000 train / 1,000 test,
 target + 1 shadow (``paper`` scheme), 20 epochs, batch 128, ANN and SNN, wall time per run
-with imports, compared with the source code's times quoted in issue #8 (not re-measured here).
+with imports. (The source code itself is timed side by side by ``benchmarks.source_job``.)
 
 The network is an MLP (784-1000-10; SNN: T=25 direct input, ``Leaky`` beta 0.95, fast sigmoid,
 last-membrane readout) built from our own classes: the paper's MNIST ConvNet and
@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import parse, parser, report, run_cli
-
-#: Wall time of the source study's code for this job, quoted from issue #8 (measured by the
-#: issue's author on this machine; not re-measured here).
-QUOTED_SOURCE_S = {"ann": 229.0, "snn": 612.0}
 
 CONFIG = """\
 seed_everything: 0
@@ -67,19 +63,16 @@ def run(kind: str, ensemble: str, epochs: int, threads: int) -> dict[str, Any]:
                                         epochs=epochs))  # fmt: skip
         result = run_cli(["fit", "--config", str(config)], Path(tmp), threads)
     job = f"MNIST-shaped {kind.upper()} MLP, target+1 shadow, {epochs} epochs"
-    return against_source(job, kind, result, ensemble=ensemble)
+    return result_row(job, kind, result, ensemble=ensemble)
 
 
-def against_source(job: str, kind: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """A result row of ``run_cli`` next to the source code's quoted time for ``kind``."""
-    quoted = QUOTED_SOURCE_S[kind]
+def result_row(job: str, kind: str, result: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A result row of ``run_cli`` (times measured here; no time quoted from elsewhere)."""
     return {
         "job": job,
         **extra,
         "ours_wall_s": result["wall_s"],
         "ours_cpu_s": result["cpu_s"],
-        "source_s_quoted": quoted,
-        "quoted_over_ours_wall": quoted / result["wall_s"],
         "peak_rss_mib": result["peak_rss_mib"],
     }
 
@@ -92,8 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse(p, argv)
     rows = [run(*r.split(":"), args.epochs, args.threads) for r in args.runs for _ in
             range(args.repeats)]  # fmt: skip
-    report("study", args.out, rows, list(rows[0]), note="source_s_quoted: quoted from issue #8, "
-           "not re-measured; ours: one run per row, imports included")  # fmt: skip
+    report("study", args.out, rows, list(rows[0]), note="one run per row, imports included")
 
 
 if __name__ == "__main__":

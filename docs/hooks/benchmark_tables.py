@@ -24,8 +24,13 @@ MARKER = re.compile(r"^<!-- benchmark: (?P<files>[\w .,-]+?) -->$", re.MULTILINE
 
 
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
-    """Every key of the rows, in the order of first appearance."""
-    return list(dict.fromkeys(key for row in rows for key in row))
+    """Every key of the rows, in the order of first appearance, but list-valued ones.
+
+    A list in a row is raw data (e.g. one value per seed, summarised in the column beside it):
+    it stays in the JSON file and is not a table cell.
+    """
+    lists = {key for row in rows for key, value in row.items() if isinstance(value, list)}
+    return [key for key in dict.fromkeys(k for row in rows for k in row) if key not in lists]
 
 
 def _measured(name: str, result: dict[str, Any]) -> str:

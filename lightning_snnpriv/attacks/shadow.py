@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from lightning_snnpriv.attacks.base import Attack, AttackInputs, AttackOutput
+from lightning_snnpriv.attacks.per_class import class_balanced_subsample, mean_class_auc
 from lightning_snnpriv.attacks.reference import equal_reference_counts
 from lightning_snnpriv.errors import ConfigError
 
@@ -108,6 +109,7 @@ def shokri_scores(
     features: Features = "raw",
     min_samples_per_class: int = 2,
     max_train_samples: int | None = 5000,
+    balance_per_class: bool = False,
     seed: int = 0,
 ) -> AttackOutput:
     """Membership scores of the Shokri et al. (2017) learned attack.
@@ -132,6 +134,9 @@ def shokri_scores(
             such classes are listed in ``info["fallback_classes"]``.
         max_train_samples: Cap on the attack training set size (seeded subsample stratified by
             class and membership); None for no cap.
+        balance_per_class: Cut the attack training set (after the cap) to as many members as
+            non-members in every class (:func:`class_balanced_subsample`, seeded), as the
+            source study's code does for its ANN attack only.
         seed: Seed of the subsample and of the classifiers.
 
     Returns:
@@ -175,6 +180,9 @@ def shokri_scores(
     c_train = labels.cpu()[sample_idx].numpy()
     if max_train_samples is not None and len(y_train) > max_train_samples:
         chosen = stratified_subsample(c_train * 2 + y_train, max_train_samples, seed)
+        x_train, y_train, c_train = x_train[chosen], y_train[chosen], c_train[chosen]
+    if balance_per_class:
+        chosen = class_balanced_subsample(c_train, y_train, seed)
         x_train, y_train, c_train = x_train[chosen], y_train[chosen], c_train[chosen]
     n_in = int(y_train.sum())
     if n_in == 0 or n_in == len(y_train):
@@ -230,7 +238,14 @@ class ShokriAttack(Attack):
             the global attack model (recorded in ``info["fallback_classes"]``); >= 1.
         max_train_samples: Cap on the attack training set (an RBF SVM is quadratic in it);
             a seeded subsample stratified by class and membership; >= 2, or None for no cap.
+        balance_per_class: Train on as many members as non-members in every class (a seeded
+            cut of the larger side), as the source study's code does for its ANN attack only
+            (its SNN attack trains on the unbalanced pairs). Off by default.
         seed: Seed of the subsample and of the classifiers.
+
+    Every record's ``info`` carries the source study's metric beside the pooled AUC: the AUC
+    within each class of the target's audited samples and their mean (``per_class_auc``,
+    ``per_class_auc_mean``; :func:`mean_class_auc`).
 
     Raises:
         ConfigError: On a setting out of range.
@@ -246,6 +261,7 @@ class ShokriAttack(Attack):
         features: Features = "raw",
         min_samples_per_class: int = 2,
         max_train_samples: int | None = 5000,
+        balance_per_class: bool = False,
         seed: int = 0,
     ) -> None:
         if classifier not in get_args(Classifier):
@@ -269,6 +285,10 @@ class ShokriAttack(Attack):
                 "ShokriAttack max_train_samples must be an integer >= 2 or null (no cap); "
                 f"got {max_train_samples!r}"
             )
+        if not isinstance(balance_per_class, bool):
+            raise ConfigError(
+                f"ShokriAttack balance_per_class must be true or false; got {balance_per_class!r}"
+            )
         if _not_int(seed):
             raise ConfigError(f"ShokriAttack seed must be an integer; got {seed!r}")
         self.classifier: Classifier = classifier
@@ -276,6 +296,7 @@ class ShokriAttack(Attack):
         self.features: Features = features
         self.min_samples_per_class = min_samples_per_class
         self.max_train_samples = max_train_samples
+        self.balance_per_class = balance_per_class
         self.seed = seed
 
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
@@ -311,6 +332,12 @@ class ShokriAttack(Attack):
         out.info["balanced_pairs"] = balanced
         # the attack model trains on outputs of the target's own samples (paper, lira)
         out.info["target_samples_in_training"] = int((pairs.any(0) & inputs.audit[target]).sum())
+        audited = inputs.audit[target]
+        out.info.update(
+            mean_class_auc(
+                out.scores[audited], inputs.keep[target][audited], inputs.labels[audited]
+            )
+        )
         return out
 
 

@@ -26,12 +26,14 @@ for bit snntorch's). Gradients equal autograd's through the step loop up to floa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from lightning_snnpriv.models.networks import ResetMechanism
+from lightning_snnpriv.models.quant_vectorized import nearest_level
 from lightning_snnpriv.models.surrogates import Surrogate
 
 
@@ -44,17 +46,67 @@ def _lif_update(
     b: torch.Tensor,
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
+    levels: torch.Tensor | None = None,
 ) -> None:
     """One ``Leaky`` step in place: ``out`` = the new membrane, ``fired`` = its spikes (float).
 
-    ``fired`` holds the previous step's spikes on entry (the detached reset).
+    ``fired`` holds the previous step's spikes on entry (the detached reset). With ``levels``
+    the new membrane is quantized to the nearest level before it fires (snntorch's
+    ``state_quant``, applied by ``Leaky`` at that point).
     """
     if reset_mechanism == "zero":  # (1 - reset) * mem; 1 - reset is exactly 0 or 1
         mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
     torch.mul(b, mem, out=out).add_(current)
     if reset_mechanism == "subtract":  # new_mem - reset * threshold (no .item(): no GPU sync)
         out.sub_(torch.mul(fired, threshold, out=scratch))
+    if levels is not None:
+        out.copy_(nearest_level(out, levels))
     torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
+
+
+def lif_step(
+    current: torch.Tensor,
+    mem: torch.Tensor,
+    beta: torch.Tensor,
+    threshold: torch.Tensor,
+    reset_mechanism: ResetMechanism,
+    spike: Callable[[torch.Tensor], torch.Tensor],
+    reset: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of snntorch 1.0.0 ``Leaky`` (``reset_delay=True``) on tensors of any shape.
+
+    The same operations in the same order as ``Leaky.forward``: the reset is the detached
+    spike of the previous membrane; ``subtract`` removes ``reset * threshold``, ``zero``
+    zeroes the previous membrane before decay, ``none`` does neither; then the new membrane
+    fires through the surrogate ``spike`` function.
+
+    Args:
+        current: Input current.
+        mem: Membrane from the previous step (zeros at the first step).
+        beta: Decay (clamped to [0, 1] as snntorch does).
+        threshold: Firing threshold.
+        reset_mechanism: ``subtract``, ``zero`` or ``none``.
+        spike: Heaviside with surrogate gradient, of ``mem - threshold``.
+        reset: The previous step's spikes, if the caller has them: they are exactly
+            ``spike(mem - threshold)``, so passing them saves recomputing it (it is detached
+            either way).
+
+    Returns:
+        ``(spikes, new membrane)``.
+
+    Example:
+        >>> one = torch.tensor(1.0)
+        >>> lif_step(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.2]), one, one, "subtract",
+        ...          Surrogate("fast_sigmoid"))
+        (tensor([0., 1.]), tensor([0.5000, 1.7000]))
+    """
+    reset = (spike(mem - threshold) if reset is None else reset).detach()
+    if reset_mechanism == "zero":
+        mem = (1 - reset) * mem
+    new_mem = beta.clamp(0, 1) * mem + current
+    if reset_mechanism == "subtract":
+        new_mem = new_mem - reset * threshold
+    return spike(new_mem - threshold), new_mem
 
 
 class _SNNMLPScan(torch.autograd.Function):
@@ -67,9 +119,35 @@ class _SNNMLPScan(torch.autograd.Function):
         threshold: torch.Tensor,
         reset_mechanism: ResetMechanism,
         spike: Surrogate,
+        levels: torch.Tensor | None,
+        low: torch.dtype | None,
+        *params: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast(current.device.type, enabled=False):  # dtypes are set here
+            return _SNNMLPScan._forward(
+                ctx, current, num_steps, beta, threshold, reset_mechanism, spike, levels, low,
+                *params,
+            )  # fmt: skip
+
+    @staticmethod
+    def _forward(
+        ctx: Any,
+        current: torch.Tensor,
+        num_steps: int,
+        beta: torch.Tensor,
+        threshold: torch.Tensor,
+        reset_mechanism: ResetMechanism,
+        spike: Surrogate,
+        levels: torch.Tensor | None,
+        low: torch.dtype | None,
         *params: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         weights, biases = params[0::2], params[1::2]
+        # membranes in the parameters' precision; under autocast only the products in ``low``
+        current = current.to(
+            params[0].dtype if params else torch.promote_types(current.dtype, torch.float32)
+        )
+        low_weights = [w.to(low) for w in weights] if low is not None else None
         b = beta.clamp(0, 1)
         num_models, batch = current.shape[:2]
         widths = [current.shape[2], *(w.shape[1] for w in weights)]
@@ -88,18 +166,22 @@ class _SNNMLPScan(torch.autograd.Function):
         out_spikes = current.new_empty(mems[-1].shape)
         for t in range(num_steps):
             for k in range(len(widths)):
-                if k:  # this step's current from the previous layer's spikes
+                if k and low_weights is not None:  # bf16 product (spikes are exact in it)
+                    product = torch.bmm(fired[k - 1].to(low), low_weights[k - 1].transpose(1, 2))
+                    torch.add(biases[k - 1].unsqueeze(1), product, out=currents[k])
+                elif k:  # this step's current from the previous layer's spikes
                     torch.baddbmm(biases[k - 1].unsqueeze(1), fired[k - 1],
                                   weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
                 mem = mems[k][:, (t - 1) % kept[k]] if t else zero[k]
                 _lif_update(currents[k], mem, fired[k], mems[k][:, t % kept[k]], scratch[k], b,
-                            threshold, reset_mechanism)  # fmt: skip
+                            threshold, reset_mechanism, levels)  # fmt: skip
             out_spikes[:, t].copy_(fired[-1])
         if training:
             ctx.save_for_backward(b, threshold, *params, *mems)
         ctx.reset_mechanism = reset_mechanism
         ctx.spike = spike
         ctx.num_layers = len(widths)
+        ctx.low = low
         return out_spikes, mems[-1]
 
     @staticmethod
@@ -111,8 +193,10 @@ class _SNNMLPScan(torch.autograd.Function):
         num_layers = ctx.num_layers
         params, mems = rest[: 2 * (num_layers - 1)], rest[2 * (num_layers - 1) :]
         if grad_spikes is None and grad_mems is None:
-            return (None,) * (6 + len(params))
+            return (None,) * (8 + len(params))
         weights = params[0::2]
+        low = ctx.low
+        low_weights = [w.to(low) for w in weights] if low is not None else None
         grad_params = [torch.zeros_like(p) for p in params]
         grad_weights, grad_biases = grad_params[0::2], grad_params[1::2]
         num_steps = mems[0].shape[1]
@@ -147,10 +231,15 @@ class _SNNMLPScan(torch.autograd.Function):
                 # this layer's current: spikes of layer k-1 (recomputed) @ W^T + bias
                 torch.sub(mems[k - 1][:, t], threshold, out=u[k - 1])
                 spikes_in = torch.gt(u[k - 1], 0, out=later[k - 1])
-                grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
                 grad_biases[k - 1].add_(grad.sum(1))
-                grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
-        return grad_current, None, None, None, None, None, *grad_params
+                if low_weights is not None:  # the products in bf16, as autocast's backward
+                    grad_low = grad.to(low)
+                    grad_weights[k - 1].add_(torch.bmm(grad_low.transpose(1, 2), spikes_in.to(low)))
+                    grad_out = grad_in[k - 1].copy_(torch.bmm(grad_low, low_weights[k - 1]))
+                else:
+                    grad_weights[k - 1].baddbmm_(grad.transpose(1, 2), spikes_in)
+                    grad_out = torch.bmm(grad, weights[k - 1], out=grad_in[k - 1])
+        return grad_current, None, None, None, None, None, None, None, *grad_params
 
 
 def snn_mlp_scan(
@@ -162,6 +251,7 @@ def snn_mlp_scan(
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
     spike: Surrogate,
+    levels: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``num_steps`` steps of ``A`` stacked spiking MLPs, from zero membranes.
 
@@ -174,6 +264,8 @@ def snn_mlp_scan(
         threshold: Firing threshold; a tensor broadcastable to a step.
         reset_mechanism: ``subtract``, ``zero`` or ``none``.
         spike: The surrogate spike function (its gradient: :meth:`Surrogate.grad`).
+        levels: snntorch ``state_quant`` membrane levels (every layer's new membrane is
+            quantized to the nearest, with a straight-through gradient), ``None`` for none.
 
     Returns:
         The last layer's ``(spikes, membranes)``, both ``[A, T, B, out]``.
@@ -189,4 +281,8 @@ def snn_mlp_scan(
     if reset_mechanism not in ("subtract", "zero", "none"):
         raise ValueError(f"unknown reset mechanism {reset_mechanism!r}")
     params = [p for pair in zip(weights, biases, strict=True) for p in pair]
-    return _SNNMLPScan.apply(current, num_steps, beta, threshold, reset_mechanism, spike, *params)
+    device = current.device.type
+    low = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else None
+    return _SNNMLPScan.apply(
+        current, num_steps, beta, threshold, reset_mechanism, spike, levels, low, *params
+    )

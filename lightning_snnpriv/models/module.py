@@ -65,9 +65,10 @@ class PrivacyModule(dp_training.DPHooks, LightningModule, abc.ABC):
         optimizer: Optimizer factory, applied to all copies' parameters (fused Adam, lr
             1e-3, by default).
         ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
-            batched pass: full-precision MLPs and hybrid SNNs only) or ``auto`` (vectorized
-            where supported and measured faster: full-precision SNN MLPs and hybrid ConvNet
-            SNNs). Same results either way, to float tolerance; checkpoints load in either.
+            batched pass: MLPs and hybrid SNNs, full precision or quantized) or ``auto``
+            (vectorized where supported and measured faster: SNN MLPs and hybrid ConvNet
+            SNNs, quantized or not, and quantized ANN MLPs). Same results either way, to float
+            tolerance; checkpoints load in either.
         dp: DP-SGD (Opacus) for every model: ``noise_multiplier`` or ``target_epsilon``,
             ``max_grad_norm``, ``delta``, ``accountant`` (see
             :class:`~lightning_snnpriv.models.dp_settings.DPSettings`); ``null`` for none.

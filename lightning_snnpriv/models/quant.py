@@ -200,6 +200,26 @@ class MembraneQuantizer:
         self.upper_limit = upper_limit
         self._fn: Any = None
 
+    def levels(self) -> torch.Tensor:
+        """The ``2**num_bits`` levels, computed as snntorch's ``state_quant`` computes them."""
+        return torch.linspace(
+            -self.threshold - self.threshold * self.lower_limit,
+            self.threshold + self.threshold * self.upper_limit,
+            2 << self.num_bits - 1,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Same bits, threshold and limits (so the same levels)."""
+        if not isinstance(other, MembraneQuantizer):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def _key(self) -> tuple[int, float, float, float]:
+        return (self.num_bits, self.threshold, self.lower_limit, self.upper_limit)
+
     def __call__(self, mem: torch.Tensor) -> torch.Tensor:
         """Round each membrane value to the nearest level."""
         if self._fn is None:

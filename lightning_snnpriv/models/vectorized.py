@@ -9,12 +9,14 @@ of the stack, so its gradients stay ``None`` and Adam does not move it, exactly 
 Unequal batch sizes are padded with zero rows; every output is cut back to the model's own
 rows, so padded rows reach neither the loss nor any gradient.
 
-Supported: full-precision :class:`~lightning_snnpriv.models.networks.ANN` (ReLU) and
-:class:`~lightning_snnpriv.models.networks.SNN` MLPs. The SNN's time loop is
-:func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics, the same
-surrogate gradients, a written-out backward pass); :func:`lif_step` is one step of the same
-dynamics through autograd, the reference it is tested against. Networks with brevitas layers
-or membrane quantization (per-model learned scales) keep the loop.
+Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs and
+:class:`~lightning_snnpriv.models.networks.SNN` MLPs and hybrid ConvNets (direct input), full
+precision or quantized: brevitas weights, activations and inputs and snntorch membranes, each
+model by its own scales (:mod:`~lightning_snnpriv.models.quant_vectorized`). The SNN's time
+loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics,
+the same surrogate gradients, a written-out backward pass), tested against
+:func:`~lightning_snnpriv.models.lif_scan.lif_step`, one step of the same dynamics through
+autograd.
 """
 
 from __future__ import annotations
@@ -29,54 +31,16 @@ from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.lif_scan import snn_mlp_scan
 from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism, channels_last
+from lightning_snnpriv.models.quant import MembraneQuantizer
+from lightning_snnpriv.models.quant_vectorized import (
+    is_quant_act,
+    is_quant_weight_layer,
+    stacked_act,
+    stacked_weight,
+)
 from lightning_snnpriv.models.surrogates import Surrogate
 
 EnsembleMode = Literal["auto", "loop", "vectorized"]
-
-
-def lif_step(
-    current: torch.Tensor,
-    mem: torch.Tensor,
-    beta: torch.Tensor,
-    threshold: torch.Tensor,
-    reset_mechanism: ResetMechanism,
-    spike: Callable[[torch.Tensor], torch.Tensor],
-    reset: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step of snntorch 1.0.0 ``Leaky`` (``reset_delay=True``) on tensors of any shape.
-
-    The same operations in the same order as ``Leaky.forward``: the reset is the detached
-    spike of the previous membrane; ``subtract`` removes ``reset * threshold``, ``zero``
-    zeroes the previous membrane before decay, ``none`` does neither; then the new membrane
-    fires through the surrogate ``spike`` function.
-
-    Args:
-        current: Input current.
-        mem: Membrane from the previous step (zeros at the first step).
-        beta: Decay (clamped to [0, 1] as snntorch does).
-        threshold: Firing threshold.
-        reset_mechanism: ``subtract``, ``zero`` or ``none``.
-        spike: Heaviside with surrogate gradient, of ``mem - threshold``.
-        reset: The previous step's spikes, if the caller has them: they are exactly
-            ``spike(mem - threshold)``, so passing them saves recomputing it (it is detached
-            either way).
-
-    Returns:
-        ``(spikes, new membrane)``.
-
-    Example:
-        >>> one = torch.tensor(1.0)
-        >>> lif_step(torch.tensor([0.5, 1.5]), torch.tensor([0.0, 1.2]), one, one, "subtract",
-        ...          Surrogate("fast_sigmoid"))
-        (tensor([0., 1.]), tensor([0.5000, 1.7000]))
-    """
-    reset = (spike(mem - threshold) if reset is None else reset).detach()
-    if reset_mechanism == "zero":
-        mem = (1 - reset) * mem
-    new_mem = beta.clamp(0, 1) * mem + current
-    if reset_mechanism == "subtract":
-        new_mem = new_mem - reset * threshold
-    return spike(new_mem - threshold), new_mem
 
 
 def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -117,15 +81,17 @@ class VectorizedEnsemble(nn.Module):
         """The network's fully connected layers, in order."""
         raise NotImplementedError
 
-    def run(
-        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
-    ) -> torch.Tensor:
-        """Outputs ``[A, B, C]`` of ``A`` stacked models on ``x``: ``[A, B, in]`` or ``[B, in]``."""
+    def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
+        """Outputs ``[A, B, C]`` of the models ``models`` on ``x``: ``[A, B, in]`` or ``[B, in]``.
+
+        ``sizes`` are each model's own rows of ``x`` (the rest is padding).
+        """
         raise NotImplementedError
 
     def _stacked(self, models: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Weights (quantized where the layers are) and biases of :meth:`linears`, stacked."""
         layers = [self.linears(self.members[m]) for m in models]
-        weights = [torch.stack([net[k].weight for net in layers]) for k in range(len(layers[0]))]
+        weights = [stacked_weight([net[k] for net in layers]) for k in range(len(layers[0]))]
         biases = [torch.stack([net[k].bias for net in layers]) for k in range(len(layers[0]))]
         return weights, biases
 
@@ -140,7 +106,7 @@ class VectorizedEnsemble(nn.Module):
         """Every model on the same input: ``[num_models, batch, outputs]``."""
         models = range(len(self.members))
         fronts = [self.front(m, x) for m in models]
-        return self.run(torch.stack(fronts), *self._stacked(models))
+        return self.run(torch.stack(fronts), models, [len(x)] * len(models))
 
     def forward_each(self, inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
         """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
@@ -155,7 +121,7 @@ class VectorizedEnsemble(nn.Module):
         longest = max(sizes)
         if min(sizes) < longest:
             xs = [nn.functional.pad(x, (0, 0, 0, longest - len(x))) for x in xs]
-        outputs = self.run(torch.stack(xs), *self._stacked(active))
+        outputs = self.run(torch.stack(xs), active, sizes)
         for j, m in enumerate(active):
             results[m] = outputs[j, : sizes[j]]
         return results
@@ -174,34 +140,65 @@ class VectorizedANN(VectorizedEnsemble):
         True
     """
 
+    #: Layer types this class runs (:class:`VectorizedQuantANN` adds brevitas' quantized ones).
+    PLAIN = (nn.Identity, nn.Flatten, nn.Linear, nn.ReLU)
+
     @staticmethod
     def supports(network: nn.Module) -> bool:
         """Plain ``Identity``, ``Flatten``, ``Linear`` and ``ReLU`` layers only."""
         return type(network) is ANN and all(
-            type(layer) in (nn.Identity, nn.Flatten, nn.Linear, nn.ReLU) for layer in network.layers
+            type(layer) in VectorizedANN.PLAIN for layer in network.layers
         )
 
-    def linears(self, network: nn.Module) -> list[nn.Linear]:
-        """The ``nn.Linear`` layers of ``network.layers``."""
-        return [layer for layer in network.layers if type(layer) is nn.Linear]
+    def linears(self, network: nn.Module) -> list[nn.Module]:
+        """The fully connected layers of ``network.layers``."""
+        return [layer for layer in network.layers if hasattr(layer, "in_features")]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Every model on the same input, the first layer as one matrix product for all."""
-        return self.run(x.flatten(1), *self._stacked(range(len(self.members))))
+        return self.run(x.flatten(1), range(len(self.members)), [len(x)] * len(self.members))
 
-    def run(
-        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
-    ) -> torch.Tensor:
-        """ReLU between stacked linear layers."""
+    def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
+        """The input quantizer (if any), then stacked linear layers with activations between."""
+        weights, biases = self._stacked(models)
+        layers = [self.members[m].layers for m in models]
+        if is_quant_act(layers[0][0]):  # brevitas QuantIdentity on the input, per model
+            x = x if x.dim() == 3 else x.expand(len(models), *x.shape)
+            x = stacked_act([net[0] for net in layers], x, sizes)
+        acts = [k for k, layer in enumerate(layers[0]) if k and type(layer) is not nn.Flatten
+                and not hasattr(layer, "in_features")]  # fmt: skip
         for k, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
             x = (_linear if x.dim() == 3 else _shared_linear)(x, weight, bias)
             if k < len(weights) - 1:
-                x = torch.relu(x)
+                modules = [net[acts[k]] for net in layers]
+                x = torch.relu(x) if type(modules[0]) is nn.ReLU else stacked_act(modules, x, sizes)
         return x
 
 
+class VectorizedQuantANN(VectorizedANN):
+    """Quantized ReLU MLPs: brevitas weights, ``QuantReLU`` and input quantizer, all at once.
+
+    Each model keeps its own scales (:mod:`~lightning_snnpriv.models.quant_vectorized`); the
+    loop runs every brevitas layer of every model separately, which is several times slower
+    than this batched pass, so ``auto`` picks it.
+    """
+
+    faster_than_loop = True
+
+    @staticmethod
+    def supports(network: nn.Module) -> bool:
+        """An MLP of plain or brevitas-quantized layers, at least one of them quantized."""
+        if type(network) is not ANN or VectorizedANN.supports(network):
+            return False
+        return all(
+            type(layer) in VectorizedANN.PLAIN or is_quant_weight_layer(layer)
+            or (is_quant_act(layer) and (k == 0 or type(layer).__name__ == "QuantReLU"))
+            for k, layer in enumerate(network.layers)
+        )  # fmt: skip
+
+
 class VectorizedSNN(VectorizedEnsemble):
-    """Full-precision spiking MLPs (:class:`~lightning_snnpriv.models.networks.SNN`) at once.
+    """Spiking MLPs and hybrid ConvNets (:class:`~lightning_snnpriv.models.networks.SNN`) at once.
 
     The same computation as :meth:`SNN.forward` for ``A`` models at a time: each model's first
     LIF layer current once per forward pass (direct input; its own hybrid conv front end and
@@ -210,7 +207,10 @@ class VectorizedSNN(VectorizedEnsemble):
     one in-place LIF update per layer; the reset is the layer's previous spikes, the same
     values snntorch recomputes from the previous membrane) with a written-out backward pass.
     Faster than the loop of separate SNNs at every ``M`` measured (``M = 1`` included; MLPs
-    and the source study's hybrid ConvNet), so ``auto`` picks it.
+    and the source study's hybrid ConvNet), so ``auto`` picks it. Quantized networks too: each
+    model's brevitas layers before the time loop run as they are (:meth:`front`), the stacked
+    layers' weights are quantized by each model's scale and the membranes to snntorch's levels
+    (:mod:`~lightning_snnpriv.models.quant_vectorized`).
 
     Example:
         >>> loop = ModelEnsemble(lambda: SNN((4,), 3, [8], num_steps=4), num_models=3)
@@ -230,24 +230,30 @@ class VectorizedSNN(VectorizedEnsemble):
         self.spike: Surrogate = lif.spike_grad
         self.register_buffer("beta", lif.beta.detach().clone(), persistent=False)
         self.register_buffer("threshold", lif.threshold.detach().clone(), persistent=False)
+        quantizer = lif.state_quant
+        levels = quantizer.levels() if isinstance(quantizer, MembraneQuantizer) else None
+        self.register_buffer("levels", levels, persistent=False)
 
     @staticmethod
     def supports(network: nn.Module) -> bool:
-        """Direct input, plain ``Linear`` layers, at most a full-precision hybrid conv front
-        end (no spiking convolutions), no input or membrane quantizer, one neuron setting.
+        """Direct input, plain or brevitas ``Linear`` layers, at most a hybrid conv front end
+        (no spiking convolutions), one neuron setting (membrane quantizer included).
         """  # noqa: D205
-        if type(network) is not SNN or type(network.input_quant) is not nn.Identity:
+        if type(network) is not SNN or len(network.convs) or network.encoding != "direct":
             return False
-        if len(network.convs) or network.encoding != "direct":
+        if not (type(network.input_quant) is nn.Identity or is_quant_act(network.input_quant)):
             return False
-        if any(type(m) not in (nn.Conv2d, nn.ReLU, nn.MaxPool2d) for m in network.features):
+        plain = (nn.Conv2d, nn.ReLU, nn.MaxPool2d)
+        if not all(type(m) in plain or is_quant_weight_layer(m) or is_quant_act(m)
+                   for m in network.features):  # fmt: skip
             return False
-        if any(type(fc) is not nn.Linear for fc in network.fcs):
+        if not all(type(fc) is nn.Linear or is_quant_weight_layer(fc) for fc in network.fcs):
             return False
         neurons = [lif.neuron for lif in network.lifs]
         first = neurons[0]
         return all(
-            not n.state_quant
+            (not n.state_quant if not first.state_quant else n.state_quant == first.state_quant)
+            and (not n.state_quant or isinstance(n.state_quant, MembraneQuantizer))
             and not n.inhibition
             and n.reset_delay
             and float(n.graded_spikes_factor) == 1.0
@@ -274,23 +280,26 @@ class VectorizedSNN(VectorizedEnsemble):
         same per model.
         """
         network = self.members[model]
+        x = network.input_quant(x)
         if len(network.features):
             x = network.features(channels_last(x))
         return network.fcs[0](x.flatten(1))
 
-    def run(
-        self, x: torch.Tensor, weights: list[torch.Tensor], biases: list[torch.Tensor]
-    ) -> torch.Tensor:
+    def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
         """:func:`snn_mlp_scan` from the first layer's currents ``x [A, B, H]``, the readout."""
         spikes, mems = snn_mlp_scan(
-            x, weights, biases, self.num_steps, self.beta, self.threshold,
-            self.reset_mechanism, self.spike,
+            x, *self._stacked(models), self.num_steps, self.beta, self.threshold,
+            self.reset_mechanism, self.spike, self.levels,
         )  # fmt: skip
         return READOUTS[self.readout](mems.transpose(0, 1), spikes.transpose(0, 1))
 
 
 #: Vectorized implementations, tried in order; the first that supports the network is used.
-VECTORIZED: tuple[type[VectorizedEnsemble], ...] = (VectorizedANN, VectorizedSNN)
+VECTORIZED: tuple[type[VectorizedEnsemble], ...] = (
+    VectorizedANN,
+    VectorizedQuantANN,
+    VectorizedSNN,
+)
 
 
 def vectorized_class(network: nn.Module) -> type[VectorizedEnsemble] | None:
@@ -299,7 +308,9 @@ def vectorized_class(network: nn.Module) -> type[VectorizedEnsemble] | None:
     Example:
         >>> vectorized_class(ANN((4,), 3, [8])).__name__
         'VectorizedANN'
-        >>> vectorized_class(ANN((4,), 3, [8], weight_bits=4)) is None
+        >>> vectorized_class(ANN((4,), 3, [8], weight_bits=4)).__name__
+        'VectorizedQuantANN'
+        >>> vectorized_class(SNN((4,), 3, [8], encoding="rate")) is None
         True
     """
     return next((cls for cls in VECTORIZED if cls.supports(network)), None)
@@ -312,8 +323,9 @@ def build_ensemble(
 
     The copies are built (and so initialized, consuming the random generator) the same way in
     every mode. ``auto`` vectorizes the networks whose vectorized class is measured faster than
-    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble``: full-precision SNN
-    MLPs and hybrid SNNs, not ANN MLPs); ``vectorized`` insists, and raises a
+    the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble`` and
+    ``python -m benchmarks.quant_step``: SNN MLPs and hybrid SNNs, quantized or not, and
+    quantized ANN MLPs; not full-precision ANN MLPs); ``vectorized`` insists, and raises a
     :class:`ConfigError` for unsupported networks.
 
     Args:
@@ -340,10 +352,10 @@ def build_ensemble(
     if cls is None:
         if mode == "vectorized":
             raise ConfigError(
-                f"`model.init_args.ensemble`: vectorized training supports only full-precision "
-                f"MLPs (ANN, SNN without weight/act/input bits) and full-precision hybrid SNNs "
-                f"(direct input, non-spiking conv front end), not this "
-                f"{type(loop.members[0]).__name__}. Set `ensemble: auto` or `ensemble: loop`."
+                f"`model.init_args.ensemble`: vectorized training supports only MLPs (ANN, "
+                f"SNN) and hybrid SNNs (direct input, non-spiking conv front end), not this "
+                f"{type(loop.members[0]).__name__} (ANN convolutions, spiking convolutions or "
+                f"rate-coded input). Set `ensemble: auto` or `ensemble: loop`."
             )
         return loop
     if mode == "auto" and not cls.faster_than_loop:

@@ -259,6 +259,9 @@ def write_report(sweep_dir: str | Path) -> Path:
         for k in shown_keys
     )
     writer.add_text("sweep/axes", f"Swept values and their TensorBoard steps:\n\n{steps}")
+    from lightning_snnpriv.sweeps.claim_report import write_findings  # a study's claims
+
+    write_findings(out, rows, manifest, writer)  # findings.md, findings.csv, text tab
     writer.close()
     series_writers.close()
 

@@ -13,6 +13,7 @@ overrides to vary, in the dotted keys the ``fit`` command takes::
       - {model.init_args.act_bits: null}
     output_dir: logs/sweeps                # the sweep directory is <output_dir>/<name>
     launcher: {kind: slurm, time_min: 60}  # optional: where the points run (launcher_spec)
+    claims: [...]                          # optional: what the study tests (sweeps/claims.py)
 
 A point is identified by a hash of its base config path (as written) and all its overrides, so
 re-running a sweep skips every point whose run directory holds its results, and a point whose
@@ -32,11 +33,12 @@ from typing import Any
 import yaml
 
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.sweeps.claims import Claim, parse_claims
 from lightning_snnpriv.sweeps.launcher_spec import LauncherSpec, parse_launcher
 
 #: The axis of the base configs (a sweep with several bases).
 CONFIG_KEY = "config"
-SPEC_KEYS = ("name", "base", "fixed", "grid", "points", "output_dir", "launcher")
+SPEC_KEYS = ("name", "base", "fixed", "grid", "points", "output_dir", "launcher", "claims")
 
 
 def is_seed_key(key: str) -> bool:
@@ -146,6 +148,7 @@ class SweepSpec:
         points: Explicit override sets, each crossed with the grid.
         output_dir: Parent of the sweep directory (relative to the working directory).
         launcher: Where the points run (local subprocesses or SLURM jobs) and their resources.
+        claims: What the study tests (decided by ``report``; they do not change the points).
     """
 
     name: str
@@ -156,6 +159,7 @@ class SweepSpec:
     points: tuple[dict[str, Any], ...] = ()
     output_dir: str = "logs/sweeps"
     launcher: LauncherSpec = field(default_factory=LauncherSpec)
+    claims: tuple[Claim, ...] = ()
 
     @property
     def sweep_dir(self) -> Path:
@@ -214,6 +218,7 @@ class SweepSpec:
             "points": list(self.points),
             "output_dir": self.output_dir,
             "launcher": self.launcher.to_dict(),
+            "claims": [c.to_dict() for c in self.claims],
         }
 
 
@@ -294,6 +299,7 @@ def load_spec(path: str | Path, output_dir: str | None = None) -> SweepSpec:
         points=tuple(points),
         output_dir=output_dir or raw.get("output_dir") or "logs/sweeps",
         launcher=parse_launcher(raw.get("launcher"), path),
+        claims=parse_claims(raw.get("claims"), path),
     )
     missing = [b for b in spec.base if not spec.base_path(b).is_file()]
     if missing:

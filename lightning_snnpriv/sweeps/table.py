@@ -20,9 +20,14 @@ from lightning_snnpriv.sweeps.spec import format_value, is_seed_key, key_label
 from lightning_snnpriv.sweeps.statistics import Interval, chance_floor, mean_interval
 
 #: Settings copied from the run's results into the table when present.
-SETTING_COLUMNS = ("kind", "data", "model", "weight_bits", "act_bits", "surrogate", "num_steps")
+SETTING_COLUMNS = (
+    "kind", "data", "data.scheme", "model", "weight_bits", "act_bits", "surrogate", "num_steps"
+)  # fmt: skip
 #: Record keys that are not table cells (nested settings, curves, free-form extras).
 NESTED_KEYS = frozenset({"settings", "attack_settings", "info", "fpr", "tpr"})
+#: Metrics an attack reports in its ``info`` that become table cells (the Shokri attack's mean
+#: per-class AUC, the source study's metric).
+INFO_METRICS = ("per_class_auc_mean",)
 
 
 def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -40,6 +45,8 @@ def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """  # noqa: E501
     cells: dict[str, Any] = {}
     for key, value in record.items():
+        if key == "info" and isinstance(value, Mapping):
+            cells.update({k: value[k] for k in INFO_METRICS if k in value})
         if key in NESTED_KEYS:
             continue
         if key == "tpr_at_fpr" and isinstance(value, list):
@@ -146,7 +153,7 @@ def write_csv(path: Path, rows: Sequence[Mapping[str, Any]], fieldnames: Sequenc
 
 
 def _metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    names = ["target_test_acc", "target_train_acc", "auc"]
+    names = ["target_test_acc", "target_train_acc", "auc", *INFO_METRICS]
     names += sorted(
         {k for r in rows for k in r if re.fullmatch(r"tpr_at_fpr_[0-9.e-]+", k)},
         key=lambda k: -float(k.removeprefix("tpr_at_fpr_")),

@@ -20,9 +20,9 @@ import itertools
 import pytest
 import torch
 
-from lightning_snnpriv.models.lif_scan import snn_mlp_scan
+from lightning_snnpriv.models.lif_scan import lif_step, snn_mlp_scan
 from lightning_snnpriv.models.surrogates import SURROGATES, Surrogate
-from lightning_snnpriv.models.vectorized import _linear, lif_step
+from lightning_snnpriv.models.vectorized import _linear
 
 NUM_STEPS = 6
 #: float32 unit roundoff.

@@ -16,6 +16,7 @@ from lightning_snnpriv.models.surrogates import Surrogate
 from lightning_snnpriv.models.vectorized import (
     VectorizedANN,
     VectorizedEnsemble,
+    VectorizedQuantANN,
     VectorizedSNN,
     build_ensemble,
 )
@@ -167,10 +168,11 @@ def test_auto_mode_choices():
     def quantized_snn():
         return SNN((4,), 3, [8], num_steps=2, act_bits=4)
 
-    assert type(build_ensemble(quantized_ann, 2)) is ModelEnsemble  # per-model brevitas scales
-    assert type(build_ensemble(quantized_snn, 2)) is ModelEnsemble  # membrane quantizer
+    # per-model brevitas scales and snntorch membrane levels, batched (test_quant_vectorized.py)
+    assert type(build_ensemble(quantized_ann, 2)) is VectorizedQuantANN
+    assert type(build_ensemble(quantized_snn, 2)) is VectorizedSNN
     with pytest.raises(ConfigError, match=r"model\.init_args\.ensemble"):
-        build_ensemble(quantized_ann, 2, "vectorized")
+        build_ensemble(lambda: ANN((1, 4, 4), 3, [8], conv_channels=[2]), 2, "vectorized")
     with pytest.raises(ConfigError, match=r"model\.init_args\.ensemble"):
         build_ensemble(ann, 2, "fast")  # type: ignore[arg-type]
 
@@ -204,11 +206,10 @@ def test_module_training_step_matches_loop(cls):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"conv_channels": [4], "weight_bits": 4},
         {"conv_channels": [4], "spiking_conv": True},
         {"encoding": "rate"},
     ],
-    ids=["quantized-hybrid", "spiking-conv", "rate"],
+    ids=["spiking-conv", "rate"],
 )
 def test_auto_keeps_the_loop_for_snns_the_vectorized_path_cannot_run(kwargs):
     from lightning_snnpriv.models.networks import SNN

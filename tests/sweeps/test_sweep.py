@@ -167,13 +167,14 @@ def test_html_report_renders_in_chromium(sweep, tmp_path):
     report = _report(sweep["dir"], 0)
     shown = rendered(report / "report.html", tmp_path)
     assert shown["title"] == "Sweep tiny: membership-inference report"
-    assert shown["headings"] == ["Summary over seeds", "Figures", "Runs", "Sweep definition",
-                                 "TensorBoard"]  # fmt: skip
+    assert shown["headings"] == ["Comparisons", "Summary over seeds", "Figures", "Runs",
+                                 "Sweep definition", "TensorBoard"]  # fmt: skip
     assert shown["external"] == []
     figures = sorted((report / "figures").glob("*.png"))
     assert sorted(i["alt"] for i in shown["images"]) == [p.stem for p in figures]
     assert_decoded(shown["images"])
-    summary, runs = shown["tables"]
+    comparisons, summary, runs = shown["tables"]
+    assert len(comparisons) == 1 + len(_csv(report / "comparisons.csv"))
     assert len(summary) == 1 + len(_csv(report / "summary.csv"))
     results = _csv(report / "results.csv")
     assert len(runs) == 1 + len(results)

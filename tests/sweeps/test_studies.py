@@ -1,0 +1,107 @@
+"""The study configs (configs/studies/): they dry-run, their claims select settings the study
+runs, and a tiny real run of one of them (epochs, seeds, models and grid cut down) ends with a
+``findings.md`` decided from its results.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_runs import CONFIGS, run_cli
+
+from lightning_snnpriv.sweeps.spec import key_label, load_spec
+
+STUDIES = sorted((CONFIGS / "studies").glob("*.yaml"))
+KINDS = {"ANNClassifier": "ann", "SNNClassifier": "snn"}
+
+
+def test_there_is_a_study_per_claim_set_and_attack_setting():
+    names = {p.stem for p in STUDIES}
+    for study in ("quantization", "surrogates"):
+        for setting in ("source", "strong"):
+            assert f"{study}_{setting}" in names
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_study_dry_runs_and_its_claims_select_its_points(path, tmp_path, capsys):
+    assert (
+        run_cli(["sweep", "--config", str(path), "--dry-run", "--output-dir", str(tmp_path)]) == 0
+    )
+    assert not any(tmp_path.iterdir())  # a dry run writes nothing
+    spec = load_spec(path)
+    assert spec.claims
+    assert spec.grid["seed_everything"] == (0, 1, 2, 3, 4)  # >= 5 seeds
+    offered: dict[str, set] = {}
+    for point in spec.expand():
+        for key, value in point.overrides.items():
+            offered.setdefault(key_label(key), set()).add(yaml.safe_dump(value))
+        base = yaml.safe_load(spec.base_path(point.overrides["config"]).read_text())
+        kind = KINDS[base["model"]["class_path"].rsplit(".", 1)[-1]]
+        offered.setdefault("kind", set()).add(yaml.safe_dump(kind))
+    for claim in spec.claims:
+        for selector in (*claim.baseline, *claim.other):
+            for key, value in selector.items():
+                assert yaml.safe_dump(value) in offered.get(key, set()), (claim.name, key, value)
+    if path.stem.endswith("_strong"):
+        assert spec.fixed["data.init_args.scheme"] == "lira"
+        assert spec.fixed["mia.targets"] == "all"
+    else:
+        for base in spec.base:
+            config = yaml.safe_load(spec.base_path(base).read_text())
+            assert config["data"]["init_args"]["scheme"] == "paper"
+            attacks = config["mia"]["attacks"]
+            assert [a["class_path"].rsplit(".", 1)[-1] for a in attacks] == ["ShokriAttack"]
+
+
+@pytest.mark.parametrize(
+    "seeds",
+    [pytest.param([0], id="1-seed"), pytest.param([0, 1], id="2-seeds", marks=pytest.mark.slow)],
+)
+def test_tiny_real_run_of_a_study_writes_its_findings(tmp_path, monkeypatch, seeds):
+    """``quantization_strong`` cut to Iris ANN, full precision vs 2 bits, 4 models, 1-2 seeds.
+
+    One seed (the default suite: two fits) leaves every finding inconclusive with no p-value;
+    two seeds (slow) give a paired test.
+    """
+    study = yaml.safe_load((CONFIGS / "studies" / "quantization_strong.yaml").read_text())
+    study["base"] = str(CONFIGS / "paper" / "iris_ann.yaml")
+    study["fixed"].update({
+        "trainer.max_epochs": 2, "model.init_args.hidden_sizes": [16],
+        "data.init_args.num_shadows": 3, "mia.attacks": ["rmia_online"],
+    })  # fmt: skip
+    study["points"] = [p for p in study["points"] if p["model.init_args.weight_bits"] in (None, 2)]
+    study["grid"]["seed_everything"] = seeds
+    study["output_dir"] = str(tmp_path / "studies")
+    path = tmp_path / "tiny_study.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["sweep", "--config", str(path), "--jobs", "2"]) == 0
+    report = tmp_path / "studies" / "quantization_strong" / "report_0"
+    text = (report / "findings.md").read_text()
+    assert "## quantization lowers leakage at little accuracy cost" in text
+    assert "(no finished runs match the claim's selectors)" in text  # no SNN: claim 2 untested
+    with (report / "findings.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["metric"], r["other"], r["context"], r["record"]) for r in rows} == {
+        (m, "weight_bits=2", "kind=ann", "pooled")
+        for m in ("auc", "tpr_at_fpr_0.01", "tpr_at_fpr_0.001", "target_test_acc")
+    }
+    assert {r["n_pairs"] for r in rows} == {str(len(seeds))}
+    if len(seeds) == 1:
+        assert {(r["verdict"], r["p_holm"]) for r in rows} == {("inconclusive", "nan")}
+    else:
+        assert {r["verdict"] for r in rows} <= {"holds", "does not hold", "inconclusive"}
+        assert all(0 <= float(r["p_value"]) <= float(r["p_holm"]) <= 1 for r in rows)
+    results = {r["point"]: r for r in _csv(report / "results.csv") if r["target"] == "pooled"}
+    for row in rows:  # every number comes from the runs' results
+        if row["metric"] == "auc":
+            means = [float(r["auc"]) for r in results.values() if r["weight_bits"] == "2"]
+            assert float(row["other_mean"]) == pytest.approx(sum(means) / len(means))
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
