@@ -26,7 +26,13 @@ from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback
 from lightning_snnpriv.callbacks.progress import terminal_output
 from lightning_snnpriv.commands.finish_audit import finish_audit
 from lightning_snnpriv.commands.fit_checks import check_fit_config
-from lightning_snnpriv.commands.registry import PROG, Command, commands
+from lightning_snnpriv.commands.registry import (
+    DESCRIPTION,
+    LIGHTNING_COMMANDS,
+    PROG,
+    Command,
+    commands,
+)
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import ConfigError, find_usage_error
@@ -50,17 +56,6 @@ TRAINER_DEFAULTS = {
         "init_args": {"save_dir": "logs", "name": "default", "default_hp_metric": False},
     },
 }
-#: LightningCLI's own commands (``Trainer`` methods) and what they do here.
-LIGHTNING_COMMANDS = {
-    "fit": "Train the target and its shadow models, then audit them with the attacks",
-    "validate": "The target's loss and accuracy on its non-members (one validation epoch)",
-    "test": "The target's loss and accuracy on its non-members (one test epoch)",
-    "predict": "Run the models' forward pass on the prediction data",
-}
-DESCRIPTION = (
-    "Membership-inference audits of spiking and conventional networks. Every command's --help "
-    "documents its options."
-)
 
 
 class PrivacyCLI(LightningCLI):

@@ -8,13 +8,22 @@ import warnings
 from collections.abc import Sequence
 
 from jsonargparse import ArgumentError
-from lightning_fabric.utilities.exceptions import MisconfigurationException
 
 from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, explain_usage_error
 from lightning_snnpriv.commands.quiet import quiet_output
-from lightning_snnpriv.commands.registry import COMMANDS, PROG, Command
+from lightning_snnpriv.commands.registry import (
+    COMMANDS,
+    LIGHTNING_COMMANDS,
+    PROG,
+    Command,
+    help_parser,
+)
 from lightning_snnpriv.errors import find_usage_error
 from lightning_snnpriv.runs.yaml_files import check_config_files
+
+#: Lightning's configuration error, by module and name: checked without importing Lightning
+#: (a command that did not import it cannot have raised it).
+_MISCONFIGURATION = ("lightning_fabric.utilities.exceptions", "MisconfigurationException")
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -36,16 +45,20 @@ def main(args: Sequence[str] | None = None) -> None:
 
 def _main(args: Sequence[str] | None) -> None:
     """:func:`main`, without the output filters."""
-    from lightning_snnpriv.commands.fit import LIGHTNING_COMMANDS, build_cli
-
     argv = list(sys.argv[1:] if args is None else args)
     command = Command(argv[0]) if argv and argv[0] in COMMANDS else None
     typed = " ".join([PROG, *argv[:1]])
     try:
         check_config_files(_config_files(argv))
-        if command is None:
+        if argv in (["--help"], ["-h"]):  # the command list alone: no command is imported
+            help_parser().parse_args(argv)
+        elif command is None:
+            from lightning_snnpriv.commands.fit import build_cli
+
             build_cli(argv if args is not None else None)
         elif command.uses_fit_config:
+            from lightning_snnpriv.commands.fit import build_cli
+
             with warnings.catch_warnings():  # args given while sys.argv holds them too: meant
                 warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
                 cli = build_cli(argv[1:], run=False, command=command)
@@ -64,9 +77,9 @@ def _main(args: Sequence[str] | None) -> None:
         else:
             usage = f"{PROG} {{{','.join([*LIGHTNING_COMMANDS, *COMMANDS])}}} ... (--help)"
         exit_with(message, usage=usage)
-    except MisconfigurationException as err:
-        exit_with(f"trainer: {err}")
     except Exception as err:  # a UsageError, possibly wrapped by jsonargparse's instantiation
+        if _is_misconfiguration(err):
+            exit_with(f"trainer: {err}")
         usage_error = find_usage_error(err)
         if usage_error is None:
             raise
@@ -77,3 +90,10 @@ def _config_files(argv: list[str]) -> list[str]:
     """The files given with ``--config``/``-c`` in ``argv``."""
     files = [b for a, b in itertools.pairwise(argv) if a in ("--config", "-c")]
     return files + [a.split("=", 1)[1] for a in argv if a.startswith("--config=")]
+
+
+def _is_misconfiguration(err: Exception) -> bool:
+    """Whether ``err`` is Lightning's ``MisconfigurationException`` (a trainer setting)."""
+    module, name = _MISCONFIGURATION
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(err, getattr(loaded, name))

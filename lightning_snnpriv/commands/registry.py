@@ -10,18 +10,34 @@ Each command is a module of :mod:`lightning_snnpriv.commands` with:
   links and validation), and ``run`` receives the instantiated LightningCLI (``describe``).
 
 Registering a command is one entry in :data:`COMMANDS`; ``python -m lightning_snnpriv --help``
-lists it with its description and ``<command> --help`` documents its options.
+lists it with its description and ``<command> --help`` documents its options. The table and the
+top-level help import no command: a description is read from the module's source, so
+``--help`` costs no torch or Lightning import.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from jsonargparse import ArgumentParser
 
 PROG = "python -m lightning_snnpriv"
+#: LightningCLI's own commands (``Trainer`` methods) and what they do here.
+LIGHTNING_COMMANDS = {
+    "fit": "Train the target and its shadow models, then audit them with the attacks",
+    "validate": "The target's loss and accuracy on its non-members (one validation epoch)",
+    "test": "The target's loss and accuracy on its non-members (one test epoch)",
+    "predict": "Run the models' forward pass on the prediction data",
+}
+DESCRIPTION = (
+    "Membership-inference audits of spiking and conventional networks. Every command's --help "
+    "documents its options."
+)
 
 #: Command name -> its module.
 COMMANDS: dict[str, str] = {
@@ -51,8 +67,10 @@ class Command:
 
     @property
     def description(self) -> str:
-        """The first line of the module's docstring."""
-        doc = (self.module.__doc__ or "").strip()
+        """The first line of the module's docstring (read from its source, not imported)."""
+        spec = importlib.util.find_spec(COMMANDS[self.name])
+        source = Path(spec.origin).read_text() if spec and spec.origin else ""
+        doc = (ast.get_docstring(ast.parse(source)) or "").strip()
         return doc.splitlines()[0].rstrip(".") if doc else self.name
 
     @property
@@ -80,3 +98,17 @@ class Command:
 def commands() -> list[Command]:
     """Every registered command, in registration order."""
     return [Command(name) for name in COMMANDS]
+
+
+def help_parser() -> ArgumentParser:
+    """The top-level parser, for ``--help`` alone: every command and its description.
+
+    The commands' own parsers (LightningCLI's for ``fit`` & co.) are not built: each
+    ``<command> --help`` documents its options.
+    """
+    parser = ArgumentParser(prog=PROG, description=DESCRIPTION, exit_on_error=False)
+    subcommands = parser.add_subcommands()
+    described = {**LIGHTNING_COMMANDS, **{c.name: c.description for c in commands()}}
+    for name, description in described.items():
+        subcommands.add_subcommand(name, ArgumentParser(), help=description)
+    return parser

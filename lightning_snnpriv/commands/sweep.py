@@ -1,7 +1,8 @@
 """Run a sweep: a grid of fits (one process each), skipping finished points, then a report.
 
 ``python -m lightning_snnpriv sweep --config configs/sweeps/<name>.yaml [--jobs N]`` expands the
-sweep config into points, runs every unfinished one as its own ``fit`` process, then writes a
+sweep config into points, runs every unfinished one as its own ``fit`` process (by default
+forked from a worker that did the imports once: ``--launcher pool``), then writes a
 report (results table, summary over seeds, figures, TensorBoard summary run). Exits with code 1
 when a point failed (the others still run), 2 on a bad sweep config.
 
@@ -22,14 +23,14 @@ from jsonargparse.typing import PositiveFloat, PositiveInt
 
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.sweeps.layout import SweepDir
-from lightning_snnpriv.sweeps.report import write_report
+from lightning_snnpriv.sweeps.pool_launcher import PoolLauncher
 from lightning_snnpriv.sweeps.runner import LocalLauncher, worker_command
 from lightning_snnpriv.sweeps.slurm_launcher import SlurmLauncher
 from lightning_snnpriv.sweeps.spec import Point, SweepSpec, key_label, load_spec, value_label
 from lightning_snnpriv.sweeps.status import LIVE, point_states, status_lines
 
 USAGE = (
-    "--config SWEEP_YAML [--launcher local|slurm] [--jobs N] [--wait [SECONDS]] "
+    "--config SWEEP_YAML [--launcher pool|local|slurm] [--jobs N] [--wait [SECONDS]] "
     "[--status | --dry-run | --print-commands] [--only ID ...]"
 )
 #: How long a bare ``--wait`` waits for the SLURM jobs (seconds).
@@ -43,11 +44,12 @@ def add_arguments(parser: ArgumentParser) -> None:
     )
     parser.add_argument(
         "--launcher",
-        type=Literal["local", "slurm"] | None,
+        type=Literal["local", "pool", "slurm"] | None,
         default=None,
-        metavar="{local,slurm}",
-        help="Where the points run: `local` subprocesses or `slurm` jobs (default: the sweep "
-        "config's launcher.kind, else local).",
+        metavar="{local,pool,slurm}",
+        help="Where the points run: `local` subprocesses, `pool` (each point forked from a "
+        "worker process that did the imports once: no start-up per point, the same results; "
+        "POSIX only) or `slurm` jobs (default: the sweep config's launcher.kind, else local).",
     )
     parser.add_argument(
         "--jobs",
@@ -139,9 +141,12 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
         f"sweep {spec.name}: {len(points)} points, {len(points) - len(todo)} finished already "
         f"(skipped), {len(todo)} to run with {jobs} job(s); directory {spec.sweep_dir}"
     )
-    records = LocalLauncher(jobs).launch(spec, todo, lambda line: print(line, flush=True))
+    launcher = PoolLauncher(jobs) if args.launcher == "pool" else LocalLauncher(jobs)
+    records = launcher.launch(spec, todo, lambda line: print(line, flush=True))
     failed = [record for record in records if record["status"] == "failed"]  # not: held
     if not args.no_report and (todo or not sweep.reports()):
+        from lightning_snnpriv.sweeps.report import write_report  # matplotlib, torch: only here
+
         write_report(spec.sweep_dir)
     for record in failed:
         print(
@@ -179,6 +184,8 @@ def _slurm(
         )
         raise SystemExit(1)
     if not args.no_report:
+        from lightning_snnpriv.sweeps.report import write_report
+
         write_report(spec.sweep_dir)
     failed = [s for s in states if s.state != "done"]
     for s in failed:

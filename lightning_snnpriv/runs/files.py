@@ -13,8 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-import torch
-
 from lightning_snnpriv.errors import UsageError
 
 #: The permission policy of run files: every file of a run (results, scores, figures, signals,
@@ -93,10 +91,13 @@ def save_tensors(path: str | Path, tensors: dict[str, Any]) -> Path:
     Example:
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "s.pt"
+        >>> import torch
         >>> _ = save_tensors(p, {"x": torch.ones(2)})
         >>> torch.load(p, weights_only=True)["x"].tolist()
         [1.0, 1.0]
     """
+    import torch  # here, not at the top: reading a sweep's state needs no torch
+
     return write_new(path, lambda f: torch.save(tensors, f))
 
 
@@ -126,6 +127,8 @@ def load_tensors(path: str | Path, what: str, fix: str, field: str = "") -> Any:
         ...
         lightning_snnpriv.errors.UsageError: .../bad.pt: not a readable signals file (...): ...
     """
+    import torch
+
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files

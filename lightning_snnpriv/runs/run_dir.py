@@ -25,12 +25,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
-from lightning_snnpriv.data.membership import MembershipPlan
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.files import (
@@ -41,6 +39,11 @@ from lightning_snnpriv.runs.files import (
     write_new,
     write_text,
 )
+
+if TYPE_CHECKING:  # imported where used: reading a sweep's state (`sweep --dry-run`) needs neither
+    import torch
+
+    from lightning_snnpriv.data.membership import MembershipPlan
 
 CONFIG_FILE = "config.yaml"
 PLAN_FILE = "membership.npz"
@@ -213,6 +216,8 @@ class RunDir:
 
     def load_signals(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``signals.pt``: ``(outputs [models, N, classes] float, labels [N] long)``."""
+        import torch
+
         path = self.signals_file
         signals = load_tensors(path, "signals file", "Re-run fit to produce it.")
         outputs = signals.get("outputs") if isinstance(signals, dict) else None
@@ -293,7 +298,7 @@ class RunDir:
                 f"{plan.num_models} models x {plan.num_samples} samples: the files come from "
                 "different runs. Use an unmodified run directory, or re-run fit."
             )
-        bad = ~torch.isfinite(outputs)
+        bad = ~outputs.isfinite()
         if bad.any():
             model = int(bad.nonzero()[0, 0])
             raise UsageError(
@@ -334,11 +339,15 @@ class Run:
     @property
     def keep(self) -> torch.Tensor:
         """``[models, N]`` bool: the plan's training sets."""
+        import torch
+
         return torch.from_numpy(self.plan.keep)
 
     @property
     def audit(self) -> torch.Tensor:
         """``[models, N]`` bool: the plan's audited samples."""
+        import torch
+
         return torch.from_numpy(self.plan.audit)
 
     @property
@@ -370,6 +379,8 @@ def save_plan(path: str | Path, plan: MembershipPlan) -> Path:
 
 def load_plan(path: str | Path) -> MembershipPlan:
     """Read a plan written by :func:`save_plan` and check its digest against its contents."""
+    from lightning_snnpriv.data.membership import MembershipPlan
+
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:

@@ -3,7 +3,8 @@
 Each point is an ordinary ``python -m lightning_snnpriv fit --config <base> --key=value ...``
 process logging into its point directory, so a crash in one point loses nothing else. A
 launcher takes the points to run and returns one attempt record per point it ran:
-:class:`LocalLauncher` runs them as subprocesses of this machine, ``jobs`` at a time. A
+:class:`LocalLauncher` runs them as subprocesses of this machine, ``jobs`` at a time (through
+an :data:`Execute`: :mod:`.pool_launcher` forks them from workers that did the imports). A
 scheduler (a SLURM array, GNU parallel) runs :func:`worker_command` of each point instead:
 ``sweep --only <id> --no-report``, which runs that one point here, with the same bookkeeping.
 """
@@ -23,7 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import lightning_snnpriv
 from lightning_snnpriv.runs import RESULTS_FILE
@@ -71,33 +72,52 @@ def tail(text: str, lines: int = ERROR_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
-def run_point(spec: SweepSpec, point: Point) -> dict[str, Any]:
-    """Run one point's fit as a subprocess; write and return its attempt record.
+#: Runs a point's command: ``(command, stdout, stderr, env, cwd) -> exit code``.
+Execute = Callable[[list[str], IO[str], IO[str], dict[str, str], str], int]
+
+
+def point_env() -> dict[str, str]:
+    """The environment of a point's process: this one's, with this package first on the path."""
+    env = dict(os.environ)
+    package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    return env
+
+
+def run_point(
+    spec: SweepSpec, point: Point, execute: Execute | None = None
+) -> dict[str, Any]:
+    """Run one point's fit; write and return its attempt record.
 
     The point's lock (:mod:`.point_lock`) is held meanwhile: a point another live process
-    runs is not started (a ``held`` record, not written), and the fit dies with this process.
+    runs is not started (a ``held`` record, not written). By default (``execute`` None) the fit
+    is a subprocess that inherits the lock and dies with this process; another ``execute``
+    (the pool launcher's) runs the command its own way while this process holds the lock.
     """
     directory = SweepDir(spec.sweep_dir).point_dir(point.name)
     try:
         with hold_point(directory) as lock:
-            return _run_held_point(spec, point, lock)
+            return _run_held_point(spec, point, lock, execute)
     except PointHeld as held:
         return {"point_id": point.id, "point": point.name, "status": "held",
                 "error": str(held), "holder": held.holder}  # fmt: skip
 
 
-def _run_held_point(spec: SweepSpec, point: Point, lock: int) -> dict[str, Any]:
+def _run_held_point(
+    spec: SweepSpec, point: Point, lock: int, execute: Execute | None
+) -> dict[str, Any]:
     sweep = SweepDir(spec.sweep_dir)
     directory = sweep.point_dir(point.name)
     number, record_path, out_path, err_path = sweep.new_attempt(point.name)
     command = fit_command(spec, point)
-    env = dict(os.environ)
-    package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
     before = {run.path.name for run in versions(directory)}
     started = time.time()
     with open(out_path, "x") as out, open(err_path, "x") as err:
-        returncode = _run_child(command, lock, stdout=out, stderr=err, env=env, cwd=os.getcwd())
+        if execute is None:
+            returncode = _run_child(command, lock, stdout=out, stderr=err, env=point_env(),
+                                    cwd=os.getcwd())  # fmt: skip
+        else:
+            returncode = execute(command, out, err, point_env(), os.getcwd())
     wall = time.time() - started
     created = [run for run in versions(directory) if run.path.name not in before]
     run = created[0] if created else None  # the newest new version
@@ -210,12 +230,15 @@ class LocalLauncher:
 
     Args:
         jobs: Points run at once (>= 1).
+        execute: How a point's command runs (a new process by default; the pool launcher
+            forks it from a process that has the imports done).
     """
 
-    def __init__(self, jobs: int = 1) -> None:
+    def __init__(self, jobs: int = 1, execute: Execute | None = None) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be >= 1, got {jobs}")
         self.jobs = jobs
+        self.execute = execute
 
     def launch(
         self,
@@ -231,7 +254,7 @@ class LocalLauncher:
                 return {"point_id": point.id, "point": point.name, "status": "stopped",
                         "error": "the sweep was stopped before this point started"}  # fmt: skip
             report(f"[{i + 1}/{len(points)}] start  {point.name}")
-            record = run_point(spec, point)
+            record = run_point(spec, point, self.execute)
             if record["status"] == "held":
                 report(f"[{i + 1}/{len(points)}] held     {record['error']}")
                 return record
