@@ -149,7 +149,7 @@ class PrivacyCLI(LightningCLI):
             if isinstance(callback, MembershipInferenceCallback):
                 callback.audit.check_models(data.num_models)
                 keep, audit = (torch.from_numpy(m) for m in (data.plan.keep, data.plan.audit))
-                callback.audit.check_plan(keep, audit)
+                callback.audit.check_plan(keep, audit, data.plan.scheme)
         ckpt = self.config.fit.get("ckpt_path")
         if ckpt is not None and Path(ckpt).is_file():
             checkpoint = read_checkpoint(Path(ckpt))
