@@ -179,9 +179,9 @@ def check_logger(args: Namespace) -> None:
             raise ConfigError(
                 f"{field}: {parent} is a file, not a directory; pass a directory for the runs."
             )
+    existing = next(p for p in [root, *root.parents] if p.exists())  # nothing is created here
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=root, prefix=".write-check-")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-check-")
         os.close(fd)
         os.remove(probe)
     except OSError as err:

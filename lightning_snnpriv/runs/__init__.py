@@ -1,5 +1,6 @@
 """Runs: the run directory as a type, the one module that names, writes and loads run files."""
 
+from lightning_snnpriv.runs.plan_file import load_plan, save_plan
 from lightning_snnpriv.runs.run_dir import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
@@ -10,8 +11,6 @@ from lightning_snnpriv.runs.run_dir import (
     SIGNALS_FILE,
     Run,
     RunDir,
-    load_plan,
-    save_plan,
 )
 
 __all__ = [

@@ -138,3 +138,9 @@ def load_tensors(path: str | Path, what: str, fix: str, field: str = "") -> Any:
             "holds objects other than tensors and plain values (never unpickled: they could run "
             f"code). {fix}"
         ) from err
+
+
+def first_line(err: BaseException) -> str:
+    """An exception as one short line (its type and the first line of its message)."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -27,18 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.files import (
+    first_line,
     load_tensors,
     save_figure,
     save_tensors,
     write_json,
-    write_new,
     write_text,
 )
+from lightning_snnpriv.runs.plan_file import load_plan, save_plan
 
 if TYPE_CHECKING:  # imported where used: reading a sweep's state (`sweep --dry-run`) needs neither
     import torch
@@ -249,7 +248,7 @@ class RunDir:
         try:
             results = json.loads(path.read_text())
         except (OSError, ValueError) as err:
-            raise UsageError(f"{path}: not a readable results file ({_first_line(err)}).") from err
+            raise UsageError(f"{path}: not a readable results file ({first_line(err)}).") from err
         if not isinstance(results, dict) or not isinstance(results.get("records"), list):
             raise UsageError(
                 f"{path}: not a results file of fit or attack (expected a JSON object with a "
@@ -360,47 +359,3 @@ class Run:
                 f"{type(mia).__name__}. Use the run's unmodified config.yaml."
             )
         return dict(mia)
-
-
-def save_plan(path: str | Path, plan: MembershipPlan) -> Path:
-    """Write a plan as ``.npz`` (keep, audit, scheme, seed, digest); never overwrites."""
-    return write_new(
-        path,
-        lambda f: np.savez(
-            f,
-            keep=plan.keep,
-            audit=plan.audit,
-            scheme=np.array(plan.scheme),
-            seed=np.array(plan.seed),
-            digest=np.array(plan.digest()),
-        ),
-    )
-
-
-def load_plan(path: str | Path) -> MembershipPlan:
-    """Read a plan written by :func:`save_plan` and check its digest against its contents."""
-    from lightning_snnpriv.data.membership import MembershipPlan
-
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            plan = MembershipPlan(
-                keep=f["keep"].astype(bool),
-                audit=f["audit"].astype(bool),
-                scheme=str(f["scheme"]),
-                seed=int(f["seed"]),
-            )
-            digest = str(f["digest"])
-    except Exception as err:  # numpy raises many types for truncated or foreign files
-        raise UsageError(
-            f"{path}: not a readable membership plan ({_first_line(err)}); it is truncated or "
-            "was not written by fit. Use an unmodified run directory, or re-run fit."
-        ) from err
-    if plan.digest() != digest:
-        raise UsageError(f"{path}: the plan's contents do not match its stored digest.")
-    return plan
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}".rstrip(": ")

@@ -251,7 +251,7 @@ def test_a_rerun_submits_only_the_failed_point(finished, capsys):
 def test_sweep_help_documents_the_launcher_options(capsys):
     assert run_cli(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--launcher", "--wait", "--status", "{local,slurm}"):
+    for option in ("--launcher", "--wait", "--status", "{local,pool,slurm}"):
         assert option in out
 
 
