@@ -111,23 +111,10 @@ def lif_step(
 
 class _SNNMLPScan(torch.autograd.Function):
     @staticmethod
-    def forward(
-        ctx: Any,
-        current: torch.Tensor,
-        num_steps: int,
-        beta: torch.Tensor,
-        threshold: torch.Tensor,
-        reset_mechanism: ResetMechanism,
-        spike: Surrogate,
-        levels: torch.Tensor | None,
-        low: torch.dtype | None,
-        *params: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.autocast(current.device.type, enabled=False):  # dtypes are set here
-            return _SNNMLPScan._forward(
-                ctx, current, num_steps, beta, threshold, reset_mechanism, spike, levels, low,
-                *params,
-            )  # fmt: skip
+    def forward(ctx: Any, current: torch.Tensor, *args: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`_forward` (same arguments) with autocast off: it sets the dtypes itself."""
+        with torch.autocast(current.device.type, enabled=False):
+            return _SNNMLPScan._forward(ctx, current, *args)
 
     @staticmethod
     def _forward(
