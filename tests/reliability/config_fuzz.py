@@ -263,10 +263,7 @@ def fit_case(tmp: Path, config_path: Path, muts: list[tuple]) -> str:
     before = snapshot(tmp)
     args = ["fit", "--config", str(path), f"--trainer.logger.init_args.save_dir={tmp / 'logs'}"]
     args += [f"--{k}={v}" for k, v in FAST.items()]
-    code, err = run_cli_bounded(args)
-    result = verdict(code, err)
-    after = snapshot(tmp)
-    changed = [f for f, digest in before.items() if after.get(f) != digest]
+    result, changed = _run_unchanged(tmp, before, args)
     if changed:
         return f"changed existing files {changed}"
     if result == "ok":
@@ -280,6 +277,13 @@ def fit_case(tmp: Path, config_path: Path, muts: list[tuple]) -> str:
     return result
 
 
+def _run_unchanged(tmp: Path, before: dict, args: list[str]) -> tuple[str, list]:
+    """Run the CLI bounded; its verdict and the files of ``before`` it changed."""
+    code, err = run_cli_bounded(args)
+    after = snapshot(tmp)
+    return verdict(code, err), [f for f, digest in before.items() if after.get(f) != digest]
+
+
 def run_file_case(tmp: Path, finished_run: Path, file: str, mutation: tuple) -> str:
     """``attack --run`` on a copy of a finished run with one file mutated; the verdict."""
     from lightning_snnpriv.runs import RunDir
@@ -288,10 +292,8 @@ def run_file_case(tmp: Path, finished_run: Path, file: str, mutation: tuple) -> 
     shutil.copytree(finished_run, run, ignore=shutil.ignore_patterns("*.ckpt"))
     mutate_run_file(run / file, mutation)
     before = snapshot(tmp)
-    code, err = run_cli_bounded(["attack", "--run", str(run), "--print_table=false"])
-    result = verdict(code, err)
-    after = snapshot(tmp)
-    changed = [f for f, digest in before.items() if after.get(f) != digest]
+    args = ["attack", "--run", str(run), "--print_table=false"]
+    result, changed = _run_unchanged(tmp, before, args)
     if changed:
         return f"changed existing files {changed}"
     if result == "ok":
