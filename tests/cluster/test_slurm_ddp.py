@@ -45,7 +45,10 @@ def _submitit(tmp, config_path) -> None:
         env={"PYTHONPATH": PYTHONPATH},
     )  # fmt: skip
     (status,) = cluster.wait(records, timeout_s=TIMEOUT_S)
-    assert status.state == "completed", status.stderr.read_text()[-4000:]
+    # every task's log: the failing rank is not always rank 0, whose file JobStatus names
+    logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}"
+                     for p in sorted((tmp / "jobs").glob("*_log.err")))  # fmt: skip
+    assert status.state == "completed", logs
 
 
 LAUNCHERS = {"sbatch_template": _sbatch_template, "submitit": _submitit}
