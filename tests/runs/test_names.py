@@ -1,4 +1,4 @@
-"""Run and sweep-point names: shell-safe, bounded, unique per settings, the same in every process."""
+"""Run and sweep-point names: shell-safe, bounded, unique per settings, the same everywhere."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ KEYS = st.sampled_from(
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 SETTINGS = st.dictionaries(KEYS, VALUES, max_size=8)
@@ -60,7 +62,8 @@ def test_a_token_is_shell_safe_and_short(key, value):
 @given(SETTINGS, st.text(alphabet="0123456789abcdef", min_size=10, max_size=10))
 def test_a_point_dir_name_is_safe_bounded_and_ends_with_the_id(swept, pid):
     name = point_dir_name(swept, pid)
-    assert is_safe_name(name) and shlex.quote(name) == name, name
+    assert is_safe_name(name), name
+    assert shlex.quote(name) == name
     assert len(name) <= MAX_READABLE + 1 + len(pid)
     assert name.endswith(pid)
 
@@ -85,7 +88,8 @@ def test_a_long_run_name_is_cut_and_hashed():
     assert len(suffix) <= MAX_READABLE
     assert suffix.startswith("setting_0")
     other = run_name("breast_cancer_snn", {**changed, "model.init_args.setting_19": 99})
-    assert other != name and other[:-HASH_LENGTH] == name[:-HASH_LENGTH]  # same start, new hash
+    assert other != name
+    assert other[:-HASH_LENGTH] == name[:-HASH_LENGTH]
 
 
 def test_the_readable_tokens_of_the_common_settings():
@@ -110,8 +114,10 @@ def test_the_shipped_sweeps_get_short_unique_names():
     names = {}
     for path in sorted((CONFIGS / "sweeps").glob("*.yaml")):
         for point in load_spec(path).expand():
-            assert is_safe_name(point.name) and len(point.name) <= MAX_READABLE + 11, point.name
-            assert "=" not in point.name and "," not in point.name
+            assert is_safe_name(point.name), point.name
+            assert len(point.name) <= MAX_READABLE + 11, point.name
+            assert "=" not in point.name
+            assert "," not in point.name
             names.setdefault(point.name, set()).add(point.id)
     assert all(len(ids) == 1 for ids in names.values())
 
