@@ -4,22 +4,18 @@ One vocabulary names both: a setting becomes one *token* (:func:`setting_token`)
 joined by ``-``. Every token is made of ``[A-Za-z0-9._-]`` only, starts with a letter or a
 digit and is at most :data:`MAX_TOKEN` characters:
 
-=============================  ===================================  ================
-setting                        token                                example
-=============================  ===================================  ================
-``config`` (a sweep's base)    the file's stem                      ``breast_cancer_ann``
-``*.class_path``               the class, lower case, less          ``snn``, ``cifar10``
-                               ``Classifier``/``DataModule``/...
-``*.weight_bits``              ``w<bits>``, ``wfull`` for null      ``w4``
-``*.act_bits``                 ``a<bits>``, ``afull`` for null      ``a2``
-``seed_everything``            ``s<seed>``                          ``s0``
-``*.scheme``, ``*.surrogate``  the value                            ``lira``, ``atan``
-``*.num_shadows``              ``m<number of models>`` (shadows+1)  ``m16``
-a number or a list of them     ``<last key part><value>``           ``max_epochs5``
-a string                       ``<last key part>_<value>``          ``readout_rate``
-a boolean, null                ``<key>`` / ``no_<key>``             ``no_augment``
-anything else or too long      ``<last key part>_<hash>``           ``attacks_3fa2c1``
-=============================  ===================================  ================
+| setting | token | example |
+|---|---|---|
+| ``config`` (a sweep's base) | the file's stem | ``breast_cancer_ann`` |
+| ``*.class_path`` | the class, lower case, less ``Classifier``, ``DataModule``... | ``snn`` |
+| ``*.weight_bits``, ``*.act_bits`` | ``w``/``a``, the bits (``full``: null) | ``w4``, ``afull`` |
+| ``seed_everything`` | ``s`` and the seed | ``s0`` |
+| ``*.scheme``, ``*.surrogate`` | the value | ``lira``, ``atan`` |
+| ``*.num_shadows`` | ``m`` and the number of models (shadows + 1) | ``m16`` |
+| a number, a list of them | the key's last part and the value | ``max_epochs5`` |
+| a string | the key's last part, ``_``, the value | ``readout_rate`` |
+| true, false or null | the key's last part, or ``no_`` and it | ``no_augment`` |
+| other, or too long | the key's last part, ``_``, a hash | ``attacks_3fa2c1`` |
 
 A sweep point's directory is its swept settings' tokens, cut to :data:`MAX_READABLE`
 characters at a token boundary, then its id (a hash of all its settings, unique per point):
