@@ -74,3 +74,37 @@ def test_settings_that_measure_nothing_do_not_rename():
     base = {"trainer.devices": 1, "data.init_args.num_workers": 0, "trainer.max_epochs": 5}
     final = {"trainer.devices": 2, "data.init_args.num_workers": 4, "trainer.max_epochs": 6}
     assert changed_settings(base, final) == {"trainer.max_epochs": 6}
+
+
+class _Parsed(Exception):
+    """Raised instead of running the fit: the parsed config is in ``args[0]``."""
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ([], "breast_cancer_snn"),
+        (["--data.init_args.scheme=lira", "--data.init_args.num_shadows=15"],
+         "breast_cancer_snn-lira-m16"),
+        (["--model.init_args.weight_bits=4", "--model.init_args.act_bits=4"],
+         "breast_cancer_snn-w4-a4"),
+        (["--model.init_args.surrogate=atan", "--seed_everything=1"], "breast_cancer_snn-atan-s1"),
+        (["--trainer.max_epochs=3"], "breast_cancer_snn-max_epochs3"),
+        (["--trainer.devices=1", "--data.init_args.num_workers=4"], "breast_cancer_snn"),
+        (["--trainer.logger.init_args.name=mine", "--seed_everything=1"], "mine"),
+        (["--data.init_args.scheme=lira", "--data.init_args.num_shadows=15",
+          "--mia.attacks=[loss, lira_online, rmia_online]", "--mia.targets=all"],
+         "breast_cancer_snn-lira-m16-attacks_a39956-targets_all"),  # the tutorial's
+    ],
+)  # fmt: skip
+def test_the_names_the_docs_show(args, name, monkeypatch):
+    """The examples of docs/guide/configuration.md (Run names) and docs/tutorial.md."""
+    import lightning_snnpriv.commands.fit as fit
+
+    def parsed(cfg):
+        raise _Parsed(cfg)
+
+    monkeypatch.setattr(fit, "prepare_fit", parsed)
+    with pytest.raises(_Parsed) as got:
+        fit.build_cli(["fit", "--config", str(DEFAULT_CONFIG), *args])
+    assert got.value.args[0].trainer.logger.init_args.name == name
