@@ -53,9 +53,7 @@ def test_sigkill_then_resume_last_continues_the_same_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli([*ARGS, "--ckpt_path", "last"]) == 0
 
-    assert sorted(p.name for p in (tmp_path / "logs" / NAME).iterdir()) == [
-        "version_0"
-    ]
+    assert sorted(p.name for p in (tmp_path / "logs" / NAME).iterdir()) == ["version_0"]
     assert (run_dir / "membership.npz").read_bytes() == plan_before
     assert (run_dir / "config.yaml").exists()
     assert (run_dir / "config.resume-1.yaml").exists()
