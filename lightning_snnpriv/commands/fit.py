@@ -33,6 +33,7 @@ from lightning_snnpriv.commands.registry import (
     Command,
     commands,
 )
+from lightning_snnpriv.commands.run_names import name_run
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import ConfigError, find_usage_error
@@ -166,6 +167,7 @@ class PrivacyCLI(LightningCLI):
                 f"{PROG}: give the command {subcommand!r} first: `{PROG} {subcommand} ...`."
             )
         if subcommand == "fit":
+            name_run(parser, args, self.config)  # type: ignore[arg-type]
             self.finish_run = prepare_fit(self.config.fit)
             check_fit_config(self.config.fit)
 

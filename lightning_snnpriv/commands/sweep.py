@@ -104,7 +104,7 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     if args.wait is not None and not slurm:
         raise UsageError("sweep: --wait is for the SLURM launcher; a local sweep always waits.")
     sweep = SweepDir(spec.sweep_dir)
-    points = every_point = spec.expand()
+    points = every_point = sweep.with_saved_names(spec.expand())
     if args.only:
         unknown = sorted(set(args.only) - {p.id for p in points})
         if unknown:

@@ -4,21 +4,26 @@
 
     <output_dir>/<name>/
       manifest.json                 the sweep's definition and points (older: manifest.<k>.json)
-      runs/<point name>/version_N/  each point's run directories (lightning_snnpriv.runs)
+      runs/<point name>/version_N/  each point's run directories (lightning_snnpriv.runs); the
+                                    name is short (``breast_cancer_ann-w4-s0-5db2b34ea6``), the
+                                    manifest maps it to the point's id and settings
       runs/<point name>/attempts/   attempt_<k>.json, .out, .err: command, exit code, wall time
       report_<N>/                   each report (results.csv, summary.*, figures/, curves/, events)
       slurm/submission_<k>.json     SLURM launcher: the job of each point it submitted (k-th call)
       slurm/jobs/                   submitit's job folder (pickles, <job id>_<task>_log.{out,err})
 
 Run directories are read through :mod:`lightning_snnpriv.runs`; files are written once and
-atomically (:mod:`lightning_snnpriv.runs.files`).
+atomically (:mod:`lightning_snnpriv.runs.files`). A sweep written before the short names
+(``runs/config=breast_cancer_ann,weight_bits=full,...-<id>``) keeps its directories: a point
+whose id a manifest of the sweep lists under a directory that exists uses that directory
+(:meth:`SweepDir.with_saved_names`), so nothing finished is run again.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +47,8 @@ class SweepDir:
 
     Example:
         >>> sweep = SweepDir(Path("logs/sweeps/demo"))
-        >>> sweep.point_dir("seed_everything=0-5db2b34ea6").relative_to(sweep.path).as_posix()
-        'runs/seed_everything=0-5db2b34ea6'
+        >>> sweep.point_dir("s0-5db2b34ea6").relative_to(sweep.path).as_posix()
+        'runs/s0-5db2b34ea6'
     """
 
     path: Path
@@ -61,6 +66,35 @@ class SweepDir:
     def point_dir(self, name: str) -> Path:
         """Where a point's run directories (``version_N``) and attempts live."""
         return self.runs_dir / name
+
+    def saved_names(self) -> dict[str, str]:
+        """Point id -> the directory name a manifest of this sweep gave it, where that exists.
+
+        Read from ``manifest.json`` and the older ``manifest.<k>.json`` (the newest wins);
+        unreadable manifests are passed over (:meth:`write_manifest` reports them).
+        """
+        files = sorted(self.path.glob("manifest.*.json"), key=_manifest_order)
+        names: dict[str, str] = {}
+        for path in [*files, self.manifest_file]:
+            try:
+                points = read_manifest(path)["points"] if path.is_file() else []
+            except UsageError:
+                continue
+            for point in points:
+                point = point if isinstance(point, dict) else {}
+                point_id, name = point.get("id"), point.get("name")
+                found = _plain_name(name) and self.point_dir(name).is_dir()
+                if isinstance(point_id, str) and found:
+                    names[point_id] = name
+        return names
+
+    def with_saved_names(self, points: Sequence[Point]) -> list[Point]:
+        """``points``, each in the directory this sweep already gave it (an older name) if any."""
+        saved = self.saved_names()
+        return [
+            replace(p, dir_name=saved[p.id]) if saved.get(p.id, p.name) != p.name else p
+            for p in points
+        ]
 
     def finished_run(self, name: str) -> RunDir | None:
         """The newest run directory of a point that holds its audit results."""
@@ -186,6 +220,17 @@ def read_manifest(path: Path) -> dict[str, Any]:
             "`sweep` run writes it again from the sweep config."
         )
     return manifest
+
+
+def _plain_name(name: Any) -> bool:
+    """A non-empty directory name without separators (a manifest's point name)."""
+    return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+
+
+def _manifest_order(path: Path) -> int:
+    """``manifest.<k>.json`` -> ``k`` (other names first)."""
+    k = path.name.removeprefix("manifest.").removesuffix(".json")
+    return int(k) if k.isdigit() else -1
 
 
 def _same_points(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

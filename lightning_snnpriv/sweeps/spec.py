@@ -17,7 +17,9 @@ overrides to vary, in the dotted keys the ``fit`` command takes::
 
 A point is identified by a hash of its base config path (as written) and all its overrides, so
 re-running a sweep skips every point whose run directory holds its results, and a point whose
-results were deleted is run again (into a new ``version_N``, nothing overwritten).
+results were deleted is run again (into a new ``version_N``, nothing overwritten). Its
+directory under ``runs/`` is short and shell-safe (``breast_cancer_ann-w4-s0-5db2b34ea6``);
+the manifest maps each directory name to the point's settings.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any
 
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.runs import yaml_files
+from lightning_snnpriv.runs.names import point_dir_name
 from lightning_snnpriv.sweeps.claims import Claim, parse_claims
 from lightning_snnpriv.sweeps.launcher_spec import LauncherSpec, parse_launcher
 
@@ -63,7 +66,7 @@ def format_value(value: Any) -> str:
 
 
 def value_label(key: str, value: Any) -> str:
-    """A short human label of an override value (figures, run names).
+    """A short human label of an override value (figures, tables).
 
     Example:
         >>> value_label("model.init_args.weight_bits", None), value_label("config", "a/b_snn.yaml")
@@ -112,10 +115,13 @@ class Point:
     Attributes:
         overrides: ``config`` (the base config path as written in the sweep) and every override.
         axes: The keys that vary across the sweep (the others are fixed).
+        dir_name: The directory name an existing sweep gave the point (its manifest's), used
+            instead of :attr:`name`'s own; ``None`` for a new point.
     """
 
     overrides: dict[str, Any]
     axes: tuple[str, ...]
+    dir_name: str | None = field(default=None, compare=False)
 
     @property
     def id(self) -> str:
@@ -124,10 +130,12 @@ class Point:
 
     @property
     def name(self) -> str:
-        """A readable, unique directory name: the varying values, then the hash."""
-        slug = ",".join(f"{key_label(k)}={value_label(k, v)}" for k, v in self.swept().items())
-        slug = slug.replace("/", "_").replace(" ", "")[:100]
-        return f"{slug}-{self.id}" if slug else self.id
+        """Its directory under ``runs/``: short, shell-safe, unique; or its :attr:`dir_name`.
+
+        The swept values' tokens, then the id
+        (:func:`~lightning_snnpriv.runs.names.point_dir_name`).
+        """
+        return self.dir_name or point_dir_name(self.swept(), self.id)
 
     def swept(self) -> dict[str, Any]:
         """The values of the varying keys this point sets (an explicit point may set few)."""

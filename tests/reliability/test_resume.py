@@ -15,6 +15,8 @@ from cli_runs import REPO, run_cli
 
 CONFIG = REPO / "configs" / "breast_cancer_ann.yaml"
 EPOCHS = 12
+#: The run's name: the config's, with the settings ARGS change (``fit`` names it so).
+NAME = f"breast_cancer_ann-hidden_sizes8-max_epochs{EPOCHS}"
 #: A tiny network and many short epochs: a checkpoint appears early and the kill lands mid-way.
 ARGS = [
     "fit", "--config", str(CONFIG),
@@ -32,7 +34,7 @@ def test_sigkill_then_resume_last_continues_the_same_run(tmp_path, monkeypatch):
         [sys.executable, "-m", "lightning_snnpriv", *ARGS],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    run_dir = tmp_path / "logs" / "breast_cancer_ann" / "version_0"
+    run_dir = tmp_path / "logs" / NAME / "version_0"
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while not last.exists():
@@ -51,9 +53,7 @@ def test_sigkill_then_resume_last_continues_the_same_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run_cli([*ARGS, "--ckpt_path", "last"]) == 0
 
-    assert sorted(p.name for p in (tmp_path / "logs" / "breast_cancer_ann").iterdir()) == [
-        "version_0"
-    ]
+    assert sorted(p.name for p in (tmp_path / "logs" / NAME).iterdir()) == ["version_0"]
     assert (run_dir / "membership.npz").read_bytes() == plan_before
     assert (run_dir / "config.yaml").exists()
     assert (run_dir / "config.resume-1.yaml").exists()
@@ -67,7 +67,7 @@ def test_sigkill_then_resume_last_continues_the_same_run(tmp_path, monkeypatch):
     # the weights and results of a run that was never interrupted.
     reference = tmp_path / "reference"
     assert run_cli([*ARGS, f"--trainer.logger.init_args.save_dir={reference}"]) == 0
-    ref_dir = reference / "breast_cancer_ann" / "version_0"
+    ref_dir = reference / NAME / "version_0"
     expected = torch.load(ref_dir / "checkpoints" / "last.ckpt", weights_only=True)
     for key, value in expected["state_dict"].items():
         assert torch.equal(resumed["state_dict"][key], value), key

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.custom_scalar import layout_pb2
 
 from lightning_snnpriv.commands import main
+from lightning_snnpriv.runs.names import MAX_READABLE, is_safe_name
 from lightning_snnpriv.sweeps.layout import SweepDir
-from lightning_snnpriv.sweeps.spec import load_spec
+from lightning_snnpriv.sweeps.spec import key_label, load_spec, value_label
 
 ROOT = REPO
 SNN_CONFIG = ROOT / "configs" / "breast_cancer_snn.yaml"
@@ -229,3 +231,55 @@ def test_rerun_skips_finished_and_redoes_a_deleted_point(sweep, monkeypatch, cap
     listed = capsys.readouterr().out
     assert listed.count("[finished") == 2
     assert listed.count("[to run]") == 1
+
+
+def test_point_dirs_are_short_shell_safe_and_the_manifest_maps_them_to_settings(sweep):
+    layout = SweepDir(sweep["dir"])
+    manifest = layout.load_manifest()
+    dirs = sorted(d.name for d in layout.runs_dir.iterdir())
+    assert dirs == sorted(p["name"] for p in manifest["points"])
+    for point, expected in zip(manifest["points"], sweep["spec"].expand(), strict=True):
+        assert is_safe_name(point["name"])
+        assert len(point["name"]) <= MAX_READABLE + 11
+        assert point["name"].endswith(f"-{point['id']}")
+        assert point["overrides"] == expected.overrides  # the full settings stay in the manifest
+    assert sorted(d.split("-")[0] for d in dirs) == ["not_a_surrogate", "w4", "wfull"]
+    run = layout.finished_run(manifest["points"][1]["name"])
+    assert run.load_config()["model"]["init_args"]["weight_bits"] == 4  # and in the run's config
+
+
+def _legacy_name(point) -> str:
+    """The point directory names of sweeps written before the short names."""
+    slug = ",".join(f"{key_label(k)}={value_label(k, v)}" for k, v in point.swept().items())
+    slug = slug.replace("/", "_").replace(" ", "")[:100]
+    return f"{slug}-{point.id}" if slug else point.id
+
+
+def test_a_sweep_with_the_old_long_names_is_found_through_its_manifest(sweep, tmp_path, capsys):
+    """An existing sweep keeps its `config=...,weight_bits=...` directories: nothing is re-run,
+    --dry-run/--only see its finished points, the report reads them, the manifest stays."""
+    old = tmp_path / "sweeps" / "tiny"
+    shutil.copytree(sweep["dir"], old, ignore=shutil.ignore_patterns("report_*"))
+    manifest = json.loads((old / "manifest.json").read_text())
+    points = sweep["spec"].expand()
+    for entry, point in zip(manifest["points"], points, strict=True):
+        (old / "runs" / entry["name"]).rename(old / "runs" / _legacy_name(point))
+        entry.update(name=_legacy_name(point), dir=str(old / "runs" / _legacy_name(point)))
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    before = sorted(d.name for d in (old / "runs").iterdir())
+    assert any("weight_bits=4" in d for d in before)
+    args = ["sweep", "--config", str(sweep["path"]), "--output-dir", str(old.parent)]
+    main([*args, "--dry-run"])
+    listed = capsys.readouterr().out
+    assert listed.count("[finished") == 2
+    assert listed.count("[to run]") == 1
+    good = [p.id for p in points if "model.init_args.surrogate" not in p.overrides]
+    main([*args, "--only", *good])
+    assert "2 finished already (skipped), 0 to run" in capsys.readouterr().out
+    assert sorted(d.name for d in (old / "runs").iterdir()) == before  # no new directory
+    assert json.loads((old / "manifest.json").read_text()) == manifest  # kept, not replaced
+    assert not list(old.glob("manifest.*.json"))
+    rows = _csv(old / "report_0" / "results.csv")
+    assert sorted({r["point"] for r in rows if r["status"] == "finished"}) == sorted(
+        _legacy_name(p) for p in points if p.id in good
+    )
