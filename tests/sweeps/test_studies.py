@@ -13,6 +13,7 @@ import yaml
 from cli_runs import CONFIGS, run_cli
 
 from lightning_snnpriv.sweeps.spec import key_label, load_spec
+from lightning_snnpriv.sweeps.study_attacks import study_attacks
 
 STUDIES = sorted((CONFIGS / "studies").glob("*.yaml"))
 KINDS = {"ANNClassifier": "ann", "SNNClassifier": "snn"}
@@ -41,6 +42,8 @@ def test_study_dry_runs_and_its_claims_select_its_points(path, tmp_path, capsys)
         base = yaml.safe_load(spec.base_path(point.overrides["config"]).read_text())
         kind = KINDS[base["model"]["class_path"].rsplit(".", 1)[-1]]
         offered.setdefault("kind", set()).add(yaml.safe_dump(kind))
+    for names in study_attacks(spec).values():
+        offered.setdefault("attack", set()).update(yaml.safe_dump(name) for name in names)
     for claim in spec.claims:
         for selector in (*claim.baseline, *claim.other):
             for key, value in selector.items():
@@ -54,6 +57,20 @@ def test_study_dry_runs_and_its_claims_select_its_points(path, tmp_path, capsys)
             assert config["data"]["init_args"]["scheme"] == "paper"
             attacks = config["mia"]["attacks"]
             assert [a["class_path"].rsplit(".", 1)[-1] for a in attacks] == ["ShokriAttack"]
+
+
+def test_the_balancing_study_runs_both_shokri_variants_on_full_precision_ann_and_snn():
+    spec = load_spec(CONFIGS / "studies" / "source_balancing.yaml")
+    assert set(study_attacks(spec).values()) == {("shokri", "shokri_balanced")}
+    assert spec.fixed["model.init_args.weight_bits"] is None
+    assert spec.fixed["model.init_args.act_bits"] is None
+    recipe = yaml.safe_load((CONFIGS / "paper" / "iris_ann.yaml").read_text())["mia"]["attacks"][0]
+    plain, balanced = spec.fixed["mia.attacks"]
+    assert plain == recipe  # the paper recipes' own attack, and the same balanced
+    assert balanced == {**recipe, "init_args": {**recipe["init_args"], "balance_per_class": True}}
+    named = {(c.baseline[0]["attack"], c.other[0]["attack"]) for c in spec.claims}
+    assert named == {("shokri", "shokri"), ("shokri_balanced", "shokri_balanced"),
+                     ("shokri_balanced", "shokri")}  # fmt: skip
 
 
 @pytest.mark.parametrize(
