@@ -122,3 +122,33 @@ def test_tiny_real_run_of_a_study_writes_its_findings(tmp_path, monkeypatch, see
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_tiny_real_run_of_the_balancing_study_decides_claims_across_attacks(tmp_path, monkeypatch):
+    """``source_balancing`` cut to Iris, ANN and SNN, 2 epochs, 1 seed: two fits, both Shokri
+    variants in each; the source's-way claim pairs the ANN's balanced records with the SNN's
+    plain ones (one seed: inconclusive)."""
+    study = yaml.safe_load((CONFIGS / "studies" / "source_balancing.yaml").read_text())
+    study["base"] = [str(CONFIGS / "paper" / f"iris_{kind}.yaml") for kind in ("ann", "snn")]
+    study["fixed"].update({"trainer.max_epochs": 2, "model.init_args.hidden_sizes": [16]})
+    study["points"] = [{}]
+    study["grid"]["seed_everything"] = [0]
+    study["output_dir"] = str(tmp_path / "studies")
+    path = tmp_path / "tiny_balancing.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["sweep", "--config", str(path), "--jobs", "2"]) == 0
+    report = tmp_path / "studies" / "source_balancing" / "report_0"
+    results = _csv(report / "results.csv")
+    assert {(r["kind"], r["attack"]) for r in results} == {
+        (k, a) for k in ("ann", "snn") for a in ("shokri", "shokri_balanced")
+    }
+    found = _csv(report / "findings.csv")
+    source = [f for f in found if f["claim"].startswith("(c)")]
+    assert {(f["attack"], f["metric"]) for f in source} == {
+        ("shokri_balanced vs shokri", m) for m in ("auc", "per_class_auc_mean")
+    }
+    ann = next(r for r in results if (r["kind"], r["attack"]) == ("ann", "shokri_balanced"))
+    auc = next(f for f in source if f["metric"] == "auc")
+    assert float(auc["baseline_mean"]) == pytest.approx(float(ann["auc"]))
+    assert {(f["n_pairs"], f["verdict"]) for f in found} == {("1", "inconclusive")}
