@@ -5,7 +5,9 @@ Configs and commands can name attacks instead of writing ``class_path`` entries:
 (``lira_offline_fixvar``: the class with the settings that give it that name), the short name
 of a class (the class with its defaults: ``lira`` is ``lira_online`` and ``rmia`` is
 ``rmia_online``, the attacks as their papers define them; ``_offline`` names the variant that
-needs only OUT references), or a preset (a tuple of names, expanded in place):
+needs only OUT references; ``shokri_balanced`` is ``shokri`` trained on as many members as
+non-members in every class, the source study's ANN attack), or a preset (a tuple of names,
+expanded in place):
 
 * ``default``: ``loss`` and ``shokri`` (every command's default, any scheme);
 * ``paper``: ``shokri``, the source study's attack (per-class RBF SVM on the raw outputs);
@@ -64,6 +66,7 @@ ATTACK_CLASSES: dict[str, type[Attack]] = {
 _VARIANTS: tuple[tuple[type[Attack], dict[str, Any]], ...] = (
     *((LiRAAttack, {"online": o, "fix_variance": f}) for o in (True, False) for f in (False, True)),
     *((RMIAAttack, {"online": o}) for o in (True, False)),
+    (ShokriAttack, {"balance_per_class": True}),
 )
 
 #: Name -> (class, constructor arguments).
@@ -100,12 +103,17 @@ AttackName = Literal[tuple(NAMED_ATTACKS) + tuple(PRESETS)]  # type: ignore[vali
 def build_attacks(specs: Sequence[Attack | str] | None = None) -> list[Attack]:
     """Attacks from a list of attack objects and names (``None``: the default preset).
 
+    An attack's name names its records, its metrics (``mia/<name>/auc``) and its report rows, so
+    two attacks of one list must not share one.
+
     Raises:
         ConfigError: On an unknown name, or two attacks with the same name.
 
     Example:
         >>> [a.name for a in build_attacks(["loss", "lira_offline_fixvar", "rmia", "lira"])]
         ['loss', 'lira_offline_fixvar', 'rmia_online', 'lira_online']
+        >>> [a.name for a in build_attacks(["shokri", "shokri_balanced"])]
+        ['shokri', 'shokri_balanced']
         >>> [a.name for a in build_attacks()]
         ['loss', 'shokri']
     """
@@ -125,8 +133,16 @@ def build_attacks(specs: Sequence[Attack | str] | None = None) -> list[Attack]:
                 "entry (lightning_snnpriv.attacks.<Class> with its init_args)."
             )
     names = [attack.name for attack in attacks]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"`mia.attacks`: attack names must be unique, got {names}.")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        given = "; ".join(repr(a) for a in attacks if a.name in twice)
+        raise ConfigError(
+            f"`mia.attacks`: attack names must be unique (a name labels the attack's records, "
+            f"metrics and report rows); {', '.join(map(repr, twice))} is given more than once: "
+            f"{given}. An attack's name comes from its class and the settings that make a named "
+            f"variant ({', '.join(sorted(set(NAMED_ATTACKS) - set(ATTACK_CLASSES)))}); keep one "
+            "of them, or run the other in a separate run."
+        )
     return attacks
 
 

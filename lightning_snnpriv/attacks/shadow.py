@@ -240,7 +240,10 @@ class ShokriAttack(Attack):
             a seeded subsample stratified by class and membership; >= 2, or None for no cap.
         balance_per_class: Train on as many members as non-members in every class (a seeded
             cut of the larger side), as the source study's code does for its ANN attack only
-            (its SNN attack trains on the unbalanced pairs). Off by default.
+            (its SNN attack trains on the unbalanced pairs). Off by default. The balanced
+            attack is named ``shokri_balanced`` (its records, metrics ``mia/shokri_balanced/*``
+            and report rows), so one run can carry both variants
+            (``mia.attacks: [shokri, shokri_balanced]``) and a study can compare them.
         seed: Seed of the subsample and of the classifiers.
 
     Every record's ``info`` carries the source study's metric beside the pooled AUC: the AUC
@@ -298,6 +301,7 @@ class ShokriAttack(Attack):
         self.max_train_samples = max_train_samples
         self.balance_per_class = balance_per_class
         self.seed = seed
+        self.name = "shokri_balanced" if balance_per_class else "shokri"
 
     def score(self, inputs: AttackInputs, target: int = 0) -> AttackOutput:
         """Train the attack on every model but ``target`` and score ``target``'s outputs.

@@ -1,9 +1,10 @@
 """A figure per claim: the compared settings' leakage and accuracy, mean and 95% interval.
 
-One figure per claim and attack: a panel per metric (the claim's leakage metrics, then test
-accuracy), each dataset (and ``by`` context) a series, the baseline and other settings along
-the x axis, error bars the t-interval over seeds, chance (AUC 0.5) dashed. The records are the
-ones the findings use (pooled when present, else model 0).
+One figure per claim and attack (one per claim when its selectors name the attacks): a panel
+per metric (the claim's leakage metrics, then test accuracy), each dataset (and ``by``
+context) a series, the baseline and other settings along the x axis, error bars the
+t-interval over seeds, chance (AUC 0.5) dashed. The records are the ones the findings use
+(pooled when present, else model 0).
 """
 
 from __future__ import annotations
@@ -24,15 +25,26 @@ def _series_key(row: Mapping[str, Any], claim: Claim) -> str:
 
 
 def claim_figures(rows: Sequence[Mapping[str, Any]], claim: Claim) -> dict[str, Any]:
-    """Figures of one claim, by attack (attack -> matplotlib figure)."""
+    """Figures of one claim, by attack (attack -> matplotlib figure).
+
+    A claim whose selectors name their attacks has one figure, keyed by its attack label with
+    ``_`` for spaces (``shokri_balanced_vs_shokri``).
+    """
     import matplotlib.pyplot as plt
 
     records = study_records(rows)
     settings = [*claim.baseline, *claim.other]
     labels = [selector_label(s) for s in settings]
+    if claim.attack_label:
+        groups = {claim.attack_label: [r for r in records if r["attack"] in claim.attacks]}
+    else:
+        groups = {}
+        for r in records:
+            groups.setdefault(r["attack"], []).append(r)
     out = {}
-    for attack in dict.fromkeys(r["attack"] for r in records):
-        mine = [r for r in records if r["attack"] == attack]
+    for attack, mine in groups.items():
+        if not mine:
+            continue
         metrics = [m for m in claim.metrics if any(r.get(m) not in (None, "") for r in mine)]
         metrics.append(ACCURACY)
         fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 1, 3.4))
@@ -66,5 +78,5 @@ def claim_figures(rows: Sequence[Mapping[str, Any]], claim: Claim) -> dict[str, 
         axes[0].legend(fontsize="x-small")
         fig.suptitle(f"{claim.name}: {attack} (mean, 95% CI over seeds)", fontsize="small")
         fig.tight_layout()
-        out[attack] = fig
+        out[attack.replace(" ", "_")] = fig
     return out

@@ -17,12 +17,28 @@ A *selector* maps result columns to values: a setting of the runs (``kind``, ``d
 (``model.init_args.hidden_sizes``); values as in the sweep config (``null`` is full precision).
 Every ``other`` selector is compared with every ``baseline`` selector, separately for each
 dataset, each value of the ``by`` columns and each attack, with runs paired by seed.
+
+**Comparing attacks.** A selector may also name the ``attack`` whose records it takes; then
+every selector of the claim names one, and the claim compares those attacks' records across
+settings instead of deciding each attack on its own: its cell is per dataset and ``by``
+context (its findings' ``attack`` reads ``shokri_balanced vs shokri``), and the two sides are
+paired by seed as above. The source study's protocol, which attacks its ANN with a
+class-balanced Shokri attack and its SNN with the plain one, is::
+
+      - name: SNNs leak less, attacked the source's way
+        baseline: {kind: ann, weight_bits: null, attack: shokri_balanced}
+        other: {kind: snn, weight_bits: null, attack: shokri}
+        metrics: [auc, per_class_auc_mean]
+
+Each named attack must be one the study runs (``mia.attacks`` of its base configs or of its
+overrides: :func:`check_claim_attacks`, called by ``load_spec``); ``by`` cannot hold ``attack``
+in such a claim.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +46,8 @@ from typing import Any, Literal
 from lightning_snnpriv.errors import ConfigError
 
 Expect = Literal["lower", "higher"]
+#: The selector key naming the attack whose records a selector takes.
+ATTACK = "attack"
 #: Keys of one claim.
 CLAIM_KEYS = ("name", "baseline", "other", "expect", "by", "metrics", "accuracy_tolerance")
 #: Leakage metrics compared when a claim names none: AUC and the TPR at 1% and 0.1% FPR.
@@ -61,6 +79,22 @@ class Claim:
     by: tuple[str, ...] = ()
     metrics: tuple[str, ...] = DEFAULT_METRICS
     accuracy_tolerance: float | None = None
+
+    @property
+    def attacks(self) -> tuple[str, ...]:
+        """The attacks the selectors name, baseline's first (empty: decided per attack)."""
+        selectors = (*self.baseline, *self.other)
+        return tuple(dict.fromkeys(s[ATTACK] for s in selectors if ATTACK in s))
+
+    @property
+    def attack_label(self) -> str | None:
+        """The attack label of the claim's cells when its selectors name attacks, else None.
+
+        Example:
+            >>> Claim("x", ({"kind": "ann", "attack": "a"},), ({"attack": "b"},)).attack_label
+            'a vs b'
+        """
+        return " vs ".join(self.attacks) if self.attacks else None
 
     def to_dict(self) -> dict[str, Any]:
         """The claim as JSON (for the manifest)."""
@@ -106,6 +140,29 @@ def _selectors(where: _Where, key: str, value: Any) -> tuple[dict[str, Any], ...
                 "names (`kind`, `weight_bits`, `surrogate`, ...).",
             )
     return tuple(dict(item) for item in items)
+
+
+def _check_attack_selectors(where: _Where, selectors: dict[str, tuple], by: list[str]) -> None:
+    """All or none of a claim's selectors name an ``attack``, as text; ``by`` then has none."""
+    naming = [ATTACK in s for side in selectors.values() for s in side]
+    if not any(naming):
+        return
+    for key, side in selectors.items():
+        for i, selector in enumerate(side):
+            field = f"{key}[{i}]" if len(side) > 1 else key
+            value = selector.get(ATTACK)
+            if not isinstance(value, str) or not value:
+                raise where.error(
+                    f"{field}.{ATTACK}",
+                    f"must name an attack (`shokri`, `shokri_balanced`, ...), got {value!r}: "
+                    "once one selector of a claim names the attack whose records it takes, "
+                    "every selector does.",
+                )
+    if ATTACK in by:
+        raise where.error(
+            "by",
+            "holds `attack`, but the claim's selectors name their attacks; remove it from `by`.",
+        )
 
 
 def parse_claim(raw: Any, path: Path, index: int) -> Claim:
@@ -162,10 +219,12 @@ def parse_claim(raw: Any, path: Path, index: int) -> Claim:
             f"must be a number >= 0 (an absolute drop in "
             f"test accuracy, e.g. 0.02), got {tolerance!r}.",
         )
+    selectors = {key: _selectors(where, key, raw[key]) for key in ("baseline", "other")}
+    _check_attack_selectors(where, selectors, by)
     return Claim(
         name=name.strip(),
-        baseline=_selectors(where, "baseline", raw["baseline"]),
-        other=_selectors(where, "other", raw["other"]),
+        baseline=selectors["baseline"],
+        other=selectors["other"],
         expect=expect,
         by=tuple(by),
         metrics=tuple(dict.fromkeys(metrics)),
@@ -190,3 +249,30 @@ def parse_claims(raw: Any, path: Path) -> tuple[Claim, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: `claims` names a claim twice; give each a distinct `name`.")
     return claims
+
+
+def check_claim_attacks(claims: Iterable[Claim], run: Iterable[str], path: Path) -> None:
+    """Refuse a claim whose selector names an attack that no point of the study runs.
+
+    Args:
+        claims: The study's claims, in the order of its ``claims:`` list.
+        run: The names of the attacks the study's points run.
+        path: The sweep config (for the message).
+
+    Raises:
+        ConfigError: Naming the claim, the field and the attacks the study runs.
+    """
+    run = sorted(set(run))
+    for index, claim in enumerate(claims):
+        for key in ("baseline", "other"):
+            side = getattr(claim, key)
+            for i, selector in enumerate(side):
+                attack = selector.get(ATTACK)
+                if attack is not None and attack not in run:
+                    field = f"{key}[{i}]" if len(side) > 1 else key
+                    raise ConfigError(
+                        f"{path}: `claims[{index}].{field}.{ATTACK}` of the claim "
+                        f"{claim.name!r} names {attack!r}, which the study does not run; its "
+                        f"points run {run}. Name one of them, or add {attack!r} to "
+                        "`mia.attacks` (in `fixed`, or in the base configs)."
+                    )

@@ -16,8 +16,11 @@ dataset, context, attack) cell are one Holm family. A finding's verdict:
 With ``accuracy_tolerance`` the claim also says the other setting costs less than that much test
 accuracy: the paired difference in ``target_test_acc`` is tested against ``-tolerance`` in the
 same family (``holds``: the drop is significantly smaller than the tolerance, ``does not
-hold``: significantly larger). Each run contributes its pooled record (every model audited as
-the target, ``mia.targets: all``) when it has one, else its main target's (model 0).
+hold``: significantly larger). A claim whose selectors name their attacks (``{kind: ann,
+attack: shokri_balanced}``) compares those attacks' records across settings: its cells are
+per dataset and context only, labelled with the attacks named (``shokri_balanced vs
+shokri``). Each run contributes its pooled record (every model audited as the target,
+``mia.targets: all``) when it has one, else its main target's (model 0).
 """
 
 from __future__ import annotations
@@ -54,7 +57,8 @@ class Finding:
         data: The dataset (datamodule name without ``DataModule``).
         context: The values of the claim's ``by`` columns (``kind=ann``), or empty.
         scheme: The membership scheme of the runs (``paper``, ``lira``, ...), or empty.
-        attack: The attack.
+        attack: The attack, or the attacks compared (``shokri_balanced vs shokri``) when the
+            claim's selectors name them.
         record: ``pooled`` (every model audited) or ``target 0``.
         metric: The metric compared.
         baseline: The baseline setting, in words.
@@ -246,7 +250,7 @@ def findings(
                 _data_label(row),
                 ", ".join(f"{key_label(k)}={value_label(k, _value(row.get(k)))}" for k in claim.by),
                 str(row.get("data.scheme") or ""),
-                row["attack"],
+                claim.attack_label or row["attack"],
                 "pooled" if row.get("target") == POOLED else "target 0",
             )
             cells.setdefault(key, []).append(row)

@@ -35,7 +35,7 @@ from typing import Any
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.names import point_dir_name
-from lightning_snnpriv.sweeps.claims import Claim, parse_claims
+from lightning_snnpriv.sweeps.claims import Claim, check_claim_attacks, parse_claims
 from lightning_snnpriv.sweeps.launcher_spec import LauncherSpec, parse_launcher
 
 #: The axis of the base configs (a sweep with several bases).
@@ -253,8 +253,9 @@ def load_spec(path: str | Path, output_dir: str | None = None) -> SweepSpec:
         output_dir: Overrides the file's ``output_dir``.
 
     Raises:
-        ConfigError: On a missing file, an unknown key, an empty grid axis, a key set twice or
-            a base fit config that does not exist.
+        ConfigError: On a missing file, an unknown key, an empty grid axis, a key set twice,
+            a base fit config that does not exist, or a claim naming an attack that no point
+            runs (read from the points' ``mia.attacks`` only when a claim names attacks).
     """
     path = Path(path)
     if not path.is_file():
@@ -314,4 +315,9 @@ def load_spec(path: str | Path, output_dir: str | None = None) -> SweepSpec:
             f"{path}: base fit config(s) {missing} not found (resolved against {path.parent}); "
             "fix `base`, or create the configs first."
         )
+    if any(claim.attacks for claim in spec.claims):
+        from lightning_snnpriv.sweeps.study_attacks import study_attacks
+
+        run = {name for names in study_attacks(spec).values() for name in names}
+        check_claim_attacks(spec.claims, run, path)
     return spec

@@ -100,3 +100,26 @@ def test_option_from_a_config_and_its_errors():
     assert attack.settings()["balance_per_class"] is True
     with pytest.raises(ConfigError, match="balance_per_class must be true or false"):
         ShokriAttack(balance_per_class="yes")
+
+
+def test_both_variants_run_in_one_audit_under_their_own_names():
+    """``shokri`` and ``shokri_balanced`` in one list: distinct records, each its own training."""
+    inputs = _inputs()
+    audit = Audit(["shokri", "shokri_balanced"], fpr_targets=[0.1], bootstrap=0)
+    assert [a.balance_per_class for a in audit.attacks] == [False, True]
+    result = audit.run(inputs.logits, inputs.labels, inputs.keep, inputs.audit)
+    records = {r["attack"]: r for r in result.records}
+    assert set(records) == {"shokri", "shokri_balanced"}
+    plain, balanced = records["shokri"]["info"], records["shokri_balanced"]["info"]
+    assert balanced["n_train_members"] * 2 == balanced["n_train"] < plain["n_train"]
+    assert {"per_class_auc_mean"} <= set(plain) & set(balanced)
+    section = {"attacks": [{"class_path": "lightning_snnpriv.attacks.ShokriAttack",
+                            "init_args": {"balance_per_class": True}}, "shokri"]}  # fmt: skip
+    assert [a.name for a in Audit.from_config(section).attacks] == ["shokri_balanced", "shokri"]
+
+
+def test_two_attacks_sharing_a_name_are_a_config_error():
+    with pytest.raises(ConfigError, match=r"'shokri_balanced' is given more than once"):
+        Audit(["shokri_balanced", ShokriAttack(classifier="logistic", balance_per_class=True)])
+    with pytest.raises(ConfigError, match="run the other in a separate run"):
+        Audit(["shokri", ShokriAttack(max_train_samples=None)])

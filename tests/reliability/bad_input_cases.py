@@ -259,4 +259,15 @@ CASES: list[Case] = [
          lambda t, r: _broken_run(t, r, "config.yaml", _mia_as_list), "`mia:` must be a mapping"),
     Case("complete-run-without-signals",
          lambda t, r: _broken_run(t, r, "signals.pt", Path.unlink), "the run is complete"),
+    # issue 14: two attacks of one list under one name; a claim naming an attack not run
+    Case("two-attacks-one-name",
+         lambda t, r: fit_in(t, '--mia.attacks=[shokri, {"class_path": '
+                                '"lightning_snnpriv.attacks.ShokriAttack", "init_args": '
+                                '{"classifier": "logistic"}}]'),
+         "'shokri' is given more than once"),
+    Case("claim-names-an-attack-not-run",
+         lambda t, r: _sweep(t, f"base: {DEFAULT_CONFIG}\nclaims:\n  - name: c\n"
+                                "    baseline: {kind: ann, attack: shokri_balanced}\n"
+                                "    other: {kind: snn, attack: shokri}\n"),
+         "`claims[0].baseline.attack`"),
 ]  # fmt: skip

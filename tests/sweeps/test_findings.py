@@ -197,3 +197,150 @@ def test_report_writes_findings_from_results_files(tmp_path, capsys):
     assert "sweep/findings/text_summary" in events.Tags()["tensors"]
     assert "findings.md" in capsys.readouterr().out
     assert (report / "figures" / "claim_0_rmia_online.png").stat().st_size > 0
+
+
+#: Planted AUC shift of the class-balanced Shokri attack, per kind (the source's ANN-only gain).
+BALANCING_GAIN = {"ann": 0.05, "snn": 0.0}
+ATTACKS = ("shokri", "shokri_balanced")
+
+
+def attack_rows(noise=0.003, seed=0):
+    """Paper-scheme rows: ANN and SNN, both Shokri variants in every run; ANN = SNN per attack."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in SEEDS:
+        base_auc = 0.58 + 0.02 * rng.standard_normal()  # shared by the seed's runs
+        for kind in ("ann", "snn"):
+            for attack in ATTACKS:
+                auc = base_auc + noise * rng.standard_normal()
+                auc += BALANCING_GAIN[kind] if attack == "shokri_balanced" else 0.0
+                rows.append({
+                    "status": "finished", "point_id": f"{kind}-{s}", "seed_everything": s,
+                    "kind": kind, "data": "IrisDataModule", "data.scheme": "paper",
+                    "weight_bits": "null", "attack": attack, "target": 0, "auc": auc,
+                    "per_class_auc_mean": auc - 0.01, "target_test_acc": 0.9,
+                })  # fmt: skip
+    return rows
+
+
+def attack_claims(**extra):
+    def sel(kind, attack):
+        return {"kind": kind, "attack": attack}
+
+    raw = [
+        {"name": "same unbalanced attack", "baseline": sel("ann", "shokri"),
+         "other": sel("snn", "shokri")},
+        {"name": "balanced on both", "baseline": sel("ann", "shokri_balanced"),
+         "other": sel("snn", "shokri_balanced")},
+        {"name": "the source's way", "baseline": sel("ann", "shokri_balanced"),
+         "other": sel("snn", "shokri")},
+        {"name": "per attack", "baseline": {"kind": "ann"}, "other": {"kind": "snn"}},
+    ]  # fmt: skip
+    return parse_claims([{**c, "metrics": ["auc", "per_class_auc_mean"], **extra} for c in raw],
+                        REPO / "x.yaml")  # fmt: skip
+
+
+def test_claims_naming_attacks_compare_the_named_attacks_records():
+    found = findings(attack_rows(), attack_claims(), ["seed_everything"])
+    by_cell = {}
+    for f in found:
+        by_cell.setdefault((f.claim, f.attack), set()).add(f.verdict)
+    assert by_cell == {
+        ("same unbalanced attack", "shokri"): {"inconclusive"},
+        ("balanced on both", "shokri_balanced"): {"holds"},
+        ("the source's way", "shokri_balanced vs shokri"): {"holds"},
+        ("per attack", "shokri"): {"inconclusive"},  # no attack named: decided per attack
+        ("per attack", "shokri_balanced"): {"holds"},
+    }
+    source = next(f for f in found if f.claim == "the source's way" and f.metric == "auc")
+    assert (source.baseline, source.other) == (
+        "kind=ann, attack=shokri_balanced", "kind=snn, attack=shokri")  # fmt: skip
+    assert source.n_pairs == 5
+    assert source.ci_low < -BALANCING_GAIN["ann"] < source.ci_high
+    rows = attack_rows()
+    ann = [r["auc"] for r in rows if (r["kind"], r["attack"]) == ("ann", "shokri_balanced")]
+    assert source.baseline_mean == pytest.approx(np.mean(ann))  # the balanced ANN records
+
+
+def test_no_planted_balancing_gain_leaves_the_source_s_way_inconclusive(monkeypatch):
+    monkeypatch.setitem(BALANCING_GAIN, "ann", 0.0)
+    found = findings(attack_rows(), attack_claims(), ["seed_everything"])
+    assert {f.verdict for f in found} == {"inconclusive"}
+
+
+def _spec_with(tmp_path, claim, fixed=None):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump({
+        "base": [str(REPO / "configs/paper/iris_ann.yaml"),
+                 str(REPO / "configs/paper/iris_snn.yaml")],
+        "fixed": fixed or {}, "grid": {"seed_everything": [0, 1]},
+        "claims": [{"name": "first", "baseline": {"kind": "ann"}, "other": {"kind": "snn"}},
+                   {"name": "source", **claim}]}))  # fmt: skip
+    return load_spec(path)
+
+
+BOTH = {"mia.attacks": ["shokri", "shokri_balanced"]}
+SOURCE_WAY = {"baseline": {"kind": "ann", "attack": "shokri_balanced"},
+              "other": {"kind": "snn", "attack": "shokri"}}  # fmt: skip
+
+
+def test_a_claim_may_name_the_attacks_the_study_runs(tmp_path):
+    spec = _spec_with(tmp_path, SOURCE_WAY, BOTH)
+    assert spec.claims[1].attacks == ("shokri_balanced", "shokri")
+    assert spec.claims[0].attacks == ()
+
+
+@pytest.mark.parametrize(
+    ("claim", "fixed", "message"),
+    [
+        (SOURCE_WAY, None, r"`claims\[1\]\.baseline\.attack` of the claim 'source' names "
+         r"'shokri_balanced', which the study does not run; its points run \['shokri'\]"),
+        ({**SOURCE_WAY, "other": [{"kind": "snn", "attack": "shokri"}, {"kind": "snn"}]}, BOTH,
+         r"`claims\[1\]\.other\[1\]\.attack` must name an attack"),
+        ({**SOURCE_WAY, "other": {"kind": "snn"}}, BOTH, r"claims\[1\]\.other\.attack"),
+        ({**SOURCE_WAY, "by": ["attack"]}, BOTH, r"claims\[1\]\.by` holds `attack`"),
+        (SOURCE_WAY, {"mia.attacks": ["shokri", {"class_path": "lightning_snnpriv.attacks."
+         "ShokriAttack", "init_args": {"classifier": "logistic"}}]}, "given more than once"),
+    ],
+)  # fmt: skip
+def test_bad_attack_selectors_are_config_errors(tmp_path, claim, fixed, message):
+    with pytest.raises(ConfigError, match=message):
+        _spec_with(tmp_path, claim, fixed)
+
+
+def test_report_decides_a_claim_across_attacks_from_results_files(tmp_path):
+    path = tmp_path / "study.yaml"
+    spec = {
+        "name": "balancing", "base": [str(REPO / "configs/paper/iris_ann.yaml"),
+                                      str(REPO / "configs/paper/iris_snn.yaml")],
+        "fixed": BOTH, "grid": {"seed_everything": list(SEEDS)},
+        "output_dir": str(tmp_path / "sweeps"), "claims": [{"name": "source", **SOURCE_WAY}],
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    spec = load_spec(path)
+    sweep = SweepDir(spec.sweep_dir)
+    points = spec.expand()
+    sweep.write_manifest(spec, points)
+    rows = attack_rows()
+    for point in points:
+        kind = "snn" if "snn" in point.overrides["config"] else "ann"
+        seed = point.overrides["seed_everything"]
+        mine = [r for r in rows if r["point_id"] == f"{kind}-{seed}"]
+        records = [{"attack": r["attack"], "target": 0, "auc": r["auc"], "fpr": [0.0, 1.0],
+                    "tpr": [0.0, 1.0], "tpr_at_fpr": [], "target_test_acc": 0.9,
+                    "target_train_acc": 1.0, "info": {"per_class_auc_mean": r["auc"]}}
+                   for r in mine]  # fmt: skip
+        settings = {"kind": kind, "data": "IrisDataModule", "data.scheme": "paper",
+                    "weight_bits": None, "act_bits": None}  # fmt: skip
+        run = sweep.point_dir(point.name) / "version_0"
+        run.mkdir(parents=True)
+        (run / "mia_results.json").write_text(json.dumps({"settings": settings,
+                                                          "records": records}))  # fmt: skip
+    main(["report", "--sweep", str(spec.sweep_dir)])
+    report = spec.sweep_dir / "report_0"
+    with (report / "findings.csv").open() as f:
+        got = {(r["attack"], r["metric"]): r["verdict"] for r in csv.DictReader(f)}
+    assert got == {("shokri_balanced vs shokri", "auc"): "holds"}  # the records have no TPR
+    text = (report / "findings.md").read_text()
+    assert "| Iris | – | paper | shokri_balanced vs shokri |" in text
+    assert (report / "figures" / "claim_0_shokri_balanced_vs_shokri.png").stat().st_size > 0

@@ -13,6 +13,7 @@ import yaml
 from cli_runs import CONFIGS, run_cli
 
 from lightning_snnpriv.sweeps.spec import key_label, load_spec
+from lightning_snnpriv.sweeps.study_attacks import study_attacks
 
 STUDIES = sorted((CONFIGS / "studies").glob("*.yaml"))
 KINDS = {"ANNClassifier": "ann", "SNNClassifier": "snn"}
@@ -41,6 +42,8 @@ def test_study_dry_runs_and_its_claims_select_its_points(path, tmp_path, capsys)
         base = yaml.safe_load(spec.base_path(point.overrides["config"]).read_text())
         kind = KINDS[base["model"]["class_path"].rsplit(".", 1)[-1]]
         offered.setdefault("kind", set()).add(yaml.safe_dump(kind))
+    for names in study_attacks(spec).values():
+        offered.setdefault("attack", set()).update(yaml.safe_dump(name) for name in names)
     for claim in spec.claims:
         for selector in (*claim.baseline, *claim.other):
             for key, value in selector.items():
@@ -54,6 +57,20 @@ def test_study_dry_runs_and_its_claims_select_its_points(path, tmp_path, capsys)
             assert config["data"]["init_args"]["scheme"] == "paper"
             attacks = config["mia"]["attacks"]
             assert [a["class_path"].rsplit(".", 1)[-1] for a in attacks] == ["ShokriAttack"]
+
+
+def test_the_balancing_study_runs_both_shokri_variants_on_full_precision_ann_and_snn():
+    spec = load_spec(CONFIGS / "studies" / "source_balancing.yaml")
+    assert set(study_attacks(spec).values()) == {("shokri", "shokri_balanced")}
+    assert spec.fixed["model.init_args.weight_bits"] is None
+    assert spec.fixed["model.init_args.act_bits"] is None
+    recipe = yaml.safe_load((CONFIGS / "paper" / "iris_ann.yaml").read_text())["mia"]["attacks"][0]
+    plain, balanced = spec.fixed["mia.attacks"]
+    assert plain == recipe  # the paper recipes' own attack, and the same balanced
+    assert balanced == {**recipe, "init_args": {**recipe["init_args"], "balance_per_class": True}}
+    named = {(c.baseline[0]["attack"], c.other[0]["attack"]) for c in spec.claims}
+    assert named == {("shokri", "shokri"), ("shokri_balanced", "shokri_balanced"),
+                     ("shokri_balanced", "shokri"), ("shokri", "shokri_balanced")}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -105,3 +122,33 @@ def test_tiny_real_run_of_a_study_writes_its_findings(tmp_path, monkeypatch, see
 def _csv(path: Path) -> list[dict[str, str]]:
     with path.open(newline="") as f:
         return list(csv.DictReader(f))
+
+
+def test_tiny_real_run_of_the_balancing_study_decides_claims_across_attacks(tmp_path, monkeypatch):
+    """``source_balancing`` cut to Iris, ANN and SNN, 2 epochs, 1 seed: two fits, both Shokri
+    variants in each; the source's-way claim pairs the ANN's balanced records with the SNN's
+    plain ones (one seed: inconclusive)."""
+    study = yaml.safe_load((CONFIGS / "studies" / "source_balancing.yaml").read_text())
+    study["base"] = [str(CONFIGS / "paper" / f"iris_{kind}.yaml") for kind in ("ann", "snn")]
+    study["fixed"].update({"trainer.max_epochs": 2, "model.init_args.hidden_sizes": [16]})
+    study["points"] = [{}]
+    study["grid"]["seed_everything"] = [0]
+    study["output_dir"] = str(tmp_path / "studies")
+    path = tmp_path / "tiny_balancing.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["sweep", "--config", str(path), "--jobs", "2"]) == 0
+    report = tmp_path / "studies" / "source_balancing" / "report_0"
+    results = _csv(report / "results.csv")
+    assert {(r["kind"], r["attack"]) for r in results} == {
+        (k, a) for k in ("ann", "snn") for a in ("shokri", "shokri_balanced")
+    }
+    found = _csv(report / "findings.csv")
+    source = [f for f in found if f["claim"].startswith("(c)")]
+    assert {(f["attack"], f["metric"]) for f in source} == {
+        ("shokri_balanced vs shokri", m) for m in ("auc", "per_class_auc_mean")
+    }
+    ann = next(r for r in results if (r["kind"], r["attack"]) == ("ann", "shokri_balanced"))
+    auc = next(f for f in source if f["metric"] == "auc")
+    assert float(auc["baseline_mean"]) == pytest.approx(float(ann["auc"]))
+    assert {(f["n_pairs"], f["verdict"]) for f in found} == {("1", "inconclusive")}
