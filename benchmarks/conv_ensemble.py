@@ -6,8 +6,12 @@ cross-entropies, backward, one step of the default optimizer (fused Adam) over a
 The networks are those of ``configs/paper/{mnist,cifar10}_{ann,snn}.yaml`` (conv 32 -> pool ->
 conv 64 -> pool -> FC 1000 -> 10; the SNN hybrid, T = 10, atan surrogate), batch 128, inputs
 generated in memory. Identical per-model results: ``tests/models/test_conv_group.py``.
+``--layers`` times each conv block alone instead (forward + backward of M models, one
+convolution per model against one grouped convolution; the input's gradient where a block
+before it needs it), to show where the difference comes from.
 
     python -m benchmarks.conv_ensemble
+    python -m benchmarks.conv_ensemble --layers --out benchmarks/results/conv_layers.json
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torch import nn
 
 from benchmarks.common import interleaved, parse, parser, report
 from benchmarks.ensemble import stepper
+from lightning_snnpriv.models.conv_group import conv_modules, grouped_front
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.networks import ANN, SNN
 from lightning_snnpriv.models.surrogates import Surrogate
@@ -73,14 +78,52 @@ def case(name: str, num_models: int, batch: int, repeats: int, warmup: int) -> d
     }  # fmt: skip
 
 
+def layers(name: str, num_models: int, batch: int, repeats: int, warmup: int) -> list[dict]:
+    """One row per conv block of ``name``'s network: per-model and grouped forward + backward."""
+    shape, _ = CASES[name]
+    torch.manual_seed(0)
+    stacks = [conv_modules(ANN(shape, 10, [1000], conv_channels=[32, 64]))
+              for _ in range(num_models)]  # fmt: skip
+    rows, size = [], shape
+    for k in range(0, len(stacks[0]), 3):  # conv, pool, ReLU
+        blocks = [nn.Sequential(*stack[k : k + 3]) for stack in stacks]
+        x = torch.rand(num_models, batch, *size, requires_grad=k > 0)
+
+        def per_model(blocks=blocks, x=x) -> None:
+            outs = [b(x[m].contiguous(memory_format=torch.channels_last))
+                    for m, b in enumerate(blocks)]  # fmt: skip
+            torch.stack(outs).sum().backward()
+
+        def grouped(blocks=blocks, x=x) -> None:
+            grouped_front(blocks, x).sum().backward()
+
+        t = {n: v["median_s"] for n, v in interleaved(
+            {"per_model": per_model, "grouped": grouped}, repeats, warmup).items()}  # fmt: skip
+        conv = blocks[0][0]
+        rows.append({
+            "network": name, "block": f"conv {conv.in_channels}->{conv.out_channels} "
+            f"at {size[1]}x{size[2]}, pool, ReLU", "M": num_models, "batch": batch,
+            "per_model_ms": 1e3 * t["per_model"], "grouped_ms": 1e3 * t["grouped"],
+            "per_model_over_grouped": t["per_model"] / t["grouped"],
+        })  # fmt: skip
+        size = (conv.out_channels, size[1] // 2, size[2] // 2)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     p = parser("conv_ensemble", __doc__.splitlines()[0], repeats=5)
     p.add_argument("--models", type=int, nargs="+", default=[16])
     p.add_argument("--batch", type=int, default=128, help="per model (the paper configs')")
     p.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    p.add_argument("--layers", action="store_true", help="time each conv block alone")
     args = parse(p, argv)
-    rows = [case(n, m, args.batch, args.repeats, args.warmup)
-            for n in args.cases for m in args.models]  # fmt: skip
+    if args.layers:
+        cases = [n for n in args.cases if "ANN" in n]  # the SNNs' front ends are the same
+        rows = [row for n in cases for m in args.models
+                for row in layers(n, m, args.batch, args.repeats, args.warmup)]  # fmt: skip
+    else:
+        rows = [case(n, m, args.batch, args.repeats, args.warmup)
+                for n in args.cases for m in args.models]  # fmt: skip
     report("conv_ensemble", args.out, rows, list(rows[0]), cpu_model=lscpu_model())
 
 

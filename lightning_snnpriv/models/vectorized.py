@@ -9,10 +9,13 @@ of the stack, so its gradients stay ``None`` and Adam does not move it, exactly 
 Unequal batch sizes are padded with zero rows; every output is cut back to the model's own
 rows, so padded rows reach neither the loss nor any gradient.
 
-Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs and
+Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs, full-precision ANN ConvNets
+(:class:`~lightning_snnpriv.models.vectorized_conv.VectorizedConvANN`) and
 :class:`~lightning_snnpriv.models.networks.SNN` MLPs and hybrid ConvNets (direct input), full
-precision or quantized: brevitas weights, activations and inputs and snntorch membranes, each
-model by its own scales (:mod:`~lightning_snnpriv.models.quant_vectorized`). The SNN's time
+precision or quantized (brevitas weights, activations and inputs and snntorch membranes, each
+model by its own scales: :mod:`~lightning_snnpriv.models.quant_vectorized`); their conv front
+ends per model or grouped for all models in one call (:mod:`~lightning_snnpriv.models.conv_group`).
+The SNN's time
 loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics,
 the same surrogate gradients, a written-out backward pass), tested against
 :func:`~lightning_snnpriv.models.lif_scan.lif_step`, one step of the same dynamics through
