@@ -7,8 +7,9 @@ The networks are those of ``configs/paper/{mnist,cifar10}_{ann,snn}.yaml`` (conv
 conv 64 -> pool -> FC 1000 -> 10; the SNN hybrid, T = 10, atan surrogate), batch 128, inputs
 generated in memory. Identical per-model results: ``tests/models/test_conv_group.py``.
 ``--layers`` times each conv block alone instead (forward + backward of M models, one
-convolution per model against one grouped convolution; the input's gradient where a block
-before it needs it), to show where the difference comes from.
+convolution per model against one grouped convolution and against ``torch.func.vmap`` of
+one block over the stacked parameters; the input's gradient where a block before it needs
+it), to show where the difference comes from.
 
     python -m benchmarks.conv_ensemble
     python -m benchmarks.conv_ensemble --layers --out benchmarks/results/conv_layers.json
@@ -16,11 +17,13 @@ before it needs it), to show where the difference comes from.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
 
 from benchmarks.common import interleaved, parse, parser, report
 from benchmarks.ensemble import stepper
@@ -97,14 +100,29 @@ def layers(name: str, num_models: int, batch: int, repeats: int, warmup: int) ->
         def grouped(blocks=blocks, x=x) -> None:
             grouped_front(blocks, x).sum().backward()
 
-        t = {n: v["median_s"] for n, v in interleaved(
-            {"per_model": per_model, "grouped": grouped}, repeats, warmup).items()}  # fmt: skip
+        params, buffers = stack_module_state(blocks)  # torch.func: one vmapped block
+        base = copy.deepcopy(blocks[0]).to("meta")
+
+        def one(p: dict, b: dict, xm: torch.Tensor, base: nn.Module = base) -> torch.Tensor:
+            return functional_call(base, (p, b), (xm,))  # NCHW: vmap cannot ask channels_last
+
+        def vmapped(params=params, buffers=buffers, x=x) -> None:
+            vmap(one)(params, buffers, x).sum().backward()
+
+        paths = {"per_model": per_model, "grouped": grouped, "vmap": vmapped}
+        t = {n: v["median_s"] for n, v in interleaved(paths, repeats, warmup).items()}
         conv = blocks[0][0]
+        # multiply-adds of the convolution: forward, weight gradient, input gradient (k > 0)
+        flops = 2 * batch * size[1] * size[2] * conv.in_channels * conv.out_channels * 9
+        flops *= num_models * (3 if k else 2)
         rows.append({
             "network": name, "block": f"conv {conv.in_channels}->{conv.out_channels} "
             f"at {size[1]}x{size[2]}, pool, ReLU", "M": num_models, "batch": batch,
             "per_model_ms": 1e3 * t["per_model"], "grouped_ms": 1e3 * t["grouped"],
+            "vmap_ms": 1e3 * t["vmap"],
             "per_model_over_grouped": t["per_model"] / t["grouped"],
+            "per_model_over_vmap": t["per_model"] / t["vmap"],
+            "per_model_conv_gflop_s": flops / t["per_model"] / 1e9,
         })  # fmt: skip
         size = (conv.out_channels, size[1] // 2, size[2] // 2)
     return rows
