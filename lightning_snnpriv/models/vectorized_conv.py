@@ -28,9 +28,9 @@ class VectorizedConvANN(VectorizedEnsemble):
     one matrix product per model costs what the batched one does, without the copy of the
     stacked weights), then the later FC layers stacked ``[A, out, in]`` as batched products.
 
-    Not faster than the loop on the project's CPU (``python -m benchmarks.conv_ensemble``: the
-    convolutions and the first FC layer, nearly all of a step, already run at the CPU's
-    arithmetic speed one model at a time), so ``ensemble: auto`` keeps the loop.
+    Not consistently faster than the loop on the project's CPU (``python -m
+    benchmarks.conv_ensemble``, 0.99-1.25x: the convolutions and the first FC layer, nearly all
+    of a step, are the same calls as in the loop), so ``ensemble: auto`` keeps the loop.
 
     Example:
         >>> from lightning_snnpriv.models.ensemble import ModelEnsemble
