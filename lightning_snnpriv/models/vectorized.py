@@ -15,9 +15,8 @@ Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs, full-precision 
 precision or quantized (brevitas weights, activations and inputs and snntorch membranes, each
 model by its own scales: :mod:`~lightning_snnpriv.models.quant_vectorized`); their conv front
 ends per model or grouped for all models in one call (:mod:`~lightning_snnpriv.models.conv_group`).
-The SNN's time
-loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics,
-the same surrogate gradients, a written-out backward pass), tested against
+The SNN's time loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch
+``Leaky`` semantics, the same surrogate gradients, a written-out backward pass), tested against
 :func:`~lightning_snnpriv.models.lif_scan.lif_step`, one step of the same dynamics through
 autograd.
 """
