@@ -65,7 +65,8 @@ class PrivacyModule(dp_training.DPHooks, LightningModule, abc.ABC):
         optimizer: Optimizer factory, applied to all copies' parameters (fused Adam, lr
             1e-3, by default).
         ensemble: How the copies run: ``loop`` (one after another), ``vectorized`` (all in one
-            batched pass: MLPs and hybrid SNNs, full precision or quantized) or ``auto``
+            batched pass: MLPs and hybrid SNNs, full precision or quantized, and
+            full-precision ANN ConvNets; conv front ends grouped where measured faster) or ``auto``
             (vectorized where supported and measured faster: SNN MLPs and hybrid ConvNet
             SNNs, quantized or not, and quantized ANN MLPs). Same results either way, to float
             tolerance; checkpoints load in either.

@@ -9,12 +9,14 @@ of the stack, so its gradients stay ``None`` and Adam does not move it, exactly 
 Unequal batch sizes are padded with zero rows; every output is cut back to the model's own
 rows, so padded rows reach neither the loss nor any gradient.
 
-Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs and
+Supported: :class:`~lightning_snnpriv.models.networks.ANN` MLPs, full-precision ANN ConvNets
+(:class:`~lightning_snnpriv.models.vectorized_conv.VectorizedConvANN`) and
 :class:`~lightning_snnpriv.models.networks.SNN` MLPs and hybrid ConvNets (direct input), full
-precision or quantized: brevitas weights, activations and inputs and snntorch membranes, each
-model by its own scales (:mod:`~lightning_snnpriv.models.quant_vectorized`). The SNN's time
-loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch ``Leaky`` semantics,
-the same surrogate gradients, a written-out backward pass), tested against
+precision or quantized (brevitas weights, activations and inputs and snntorch membranes, each
+model by its own scales: :mod:`~lightning_snnpriv.models.quant_vectorized`); their conv front
+ends per model or grouped for all models in one call (:mod:`~lightning_snnpriv.models.conv_group`).
+The SNN's time loop is :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (snntorch
+``Leaky`` semantics, the same surrogate gradients, a written-out backward pass), tested against
 :func:`~lightning_snnpriv.models.lif_scan.lif_step`, one step of the same dynamics through
 autograd.
 """
@@ -28,103 +30,25 @@ import torch
 from torch import nn
 
 from lightning_snnpriv.errors import ConfigError
+from lightning_snnpriv.models.conv_group import FrontMode
 from lightning_snnpriv.models.ensemble import ModelEnsemble
 from lightning_snnpriv.models.lif_scan import snn_mlp_scan
-from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism, channels_last
+from lightning_snnpriv.models.networks import ANN, READOUTS, SNN, ResetMechanism
 from lightning_snnpriv.models.quant import MembraneQuantizer
 from lightning_snnpriv.models.quant_vectorized import (
     is_quant_act,
     is_quant_weight_layer,
     stacked_act,
-    stacked_weight,
 )
 from lightning_snnpriv.models.surrogates import Surrogate
+from lightning_snnpriv.models.vectorized_base import (
+    VectorizedEnsemble,
+    _linear,
+    _shared_linear,
+)
+from lightning_snnpriv.models.vectorized_conv import VectorizedConvANN
 
 EnsembleMode = Literal["auto", "loop", "vectorized"]
-
-
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """``x [A, B, in] -> [A, B, out]`` with stacked ``weight [A, out, in]``, ``bias [A, out]``."""
-    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
-
-
-def _shared_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """One input for all models, ``x [B, in] -> [A, B, out]``, as a single matrix product."""
-    a, out, n_in = weight.shape
-    y = torch.addmm(bias.reshape(1, a * out), x, weight.reshape(a * out, n_in).t())
-    return y.view(len(x), a, out).transpose(0, 1)
-
-
-class VectorizedEnsemble(nn.Module):
-    """Base of the vectorized ensembles: gathers inputs and stacks weights; subclasses compute.
-
-    Args:
-        members: The models (built as for the loop; they keep their parameters).
-    """
-
-    #: Whether ``ensemble: auto`` picks this class (set from ``python -m benchmarks.ensemble``).
-    faster_than_loop: bool = False
-
-    def __init__(self, members: nn.ModuleList) -> None:
-        super().__init__()
-        self.members = members
-
-    def __len__(self) -> int:
-        return len(self.members)
-
-    @staticmethod
-    def supports(network: nn.Module) -> bool:
-        """Whether this class can run ``network`` (exact type and no quantized layers)."""
-        raise NotImplementedError
-
-    def linears(self, network: nn.Module) -> list[nn.Linear]:
-        """The network's fully connected layers, in order."""
-        raise NotImplementedError
-
-    def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
-        """Outputs ``[A, B, C]`` of the models ``models`` on ``x``: ``[A, B, in]`` or ``[B, in]``.
-
-        ``sizes`` are each model's own rows of ``x`` (the rest is padding).
-        """
-        raise NotImplementedError
-
-    def _stacked(self, models: Sequence[int]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Weights (quantized where the layers are) and biases of :meth:`linears`, stacked."""
-        layers = [self.linears(self.members[m]) for m in models]
-        weights = [stacked_weight([net[k] for net in layers]) for k in range(len(layers[0]))]
-        biases = [torch.stack([net[k].bias for net in layers]) for k in range(len(layers[0]))]
-        return weights, biases
-
-    def front(self, model: int, x: torch.Tensor) -> torch.Tensor:
-        """Model ``model``'s own layers before the stacked ones, on ``x``: ``[B, in]``.
-
-        Here none: the stacked layers take ``x.flatten(1)``.
-        """
-        return x.flatten(1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Every model on the same input: ``[num_models, batch, outputs]``."""
-        models = range(len(self.members))
-        fronts = [self.front(m, x) for m in models]
-        return self.run(torch.stack(fronts), models, [len(x)] * len(models))
-
-    def forward_each(self, inputs: Sequence[torch.Tensor | None]) -> list[torch.Tensor | None]:
-        """Model ``i`` on ``inputs[i]``; ``None`` in, ``None`` out (that model is skipped)."""
-        if len(inputs) != len(self.members):
-            raise ValueError(f"expected {len(self.members)} inputs, got {len(inputs)}")
-        active = [m for m, x in enumerate(inputs) if x is not None]
-        results: list[torch.Tensor | None] = [None] * len(inputs)
-        if not active:
-            return results
-        xs = [self.front(m, inputs[m]) for m in active]  # type: ignore[arg-type]
-        sizes = [len(x) for x in xs]
-        longest = max(sizes)
-        if min(sizes) < longest:
-            xs = [nn.functional.pad(x, (0, 0, 0, longest - len(x))) for x in xs]
-        outputs = self.run(torch.stack(xs), active, sizes)
-        for j, m in enumerate(active):
-            results[m] = outputs[j, : sizes[j]]
-        return results
 
 
 class VectorizedANN(VectorizedEnsemble):
@@ -202,10 +126,12 @@ class VectorizedSNN(VectorizedEnsemble):
 
     The same computation as :meth:`SNN.forward` for ``A`` models at a time: each model's first
     LIF layer current once per forward pass (direct input; its own hybrid conv front end and
-    first FC layer, :meth:`front`), then the whole time loop of all LIF layers in
-    :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (per step, one batched matmul and
-    one in-place LIF update per layer; the reset is the layer's previous spikes, the same
-    values snntorch recomputes from the previous membrane) with a written-out backward pass.
+    first FC layer, :meth:`front`; the conv front ends of all models grouped where measured
+    faster, :mod:`~lightning_snnpriv.models.conv_group`), then the whole time loop of all LIF
+    layers in :func:`~lightning_snnpriv.models.lif_scan.snn_mlp_scan` (per step, one batched
+    matmul and one in-place LIF update per layer; the reset is the layer's previous spikes, the
+    same values snntorch recomputes from the previous membrane) with a written-out backward
+    pass.
     Faster than the loop of separate SNNs at every ``M`` measured (``M = 1`` included; MLPs
     and the source study's hybrid ConvNet), so ``auto`` picks it. Quantized networks too: each
     model's brevitas layers before the time loop run as they are (:meth:`front`), the stacked
@@ -221,8 +147,8 @@ class VectorizedSNN(VectorizedEnsemble):
 
     faster_than_loop = True
 
-    def __init__(self, members: nn.ModuleList) -> None:
-        super().__init__(members)
+    def __init__(self, members: nn.ModuleList, front: FrontMode = "auto") -> None:
+        super().__init__(members, front)
         lif = members[0].lifs[0].neuron
         self.num_steps = members[0].num_steps
         self.readout = members[0].readout
@@ -271,19 +197,18 @@ class VectorizedSNN(VectorizedEnsemble):
         """``network.fcs`` after the first (which :meth:`front` runs)."""
         return list(network.fcs)[1:]
 
-    def front(self, model: int, x: torch.Tensor) -> torch.Tensor:
+    def input_quant(self, model: int) -> nn.Module:
+        """Model ``model``'s input quantizer."""
+        return self.members[model].input_quant
+
+    def tail(self, model: int, features: torch.Tensor) -> torch.Tensor:
         """The first LIF layer's input current of model ``model``, the same at every step.
 
-        The model's own hybrid conv front end (if any) and first FC layer, not stacked: the
-        first layer has the largest weights (3136 x 1000 in the source study's ConvNet), and
-        stacking them would copy them at every step for one matrix product that costs the
-        same per model.
+        The model's own first FC layer on its conv features (or input), not stacked: the first
+        layer has the largest weights (3136 x 1000 in the source study's ConvNet), and stacking
+        them would copy them at every step for one matrix product that costs the same per model.
         """
-        network = self.members[model]
-        x = network.input_quant(x)
-        if len(network.features):
-            x = network.features(channels_last(x))
-        return network.fcs[0](x.flatten(1))
+        return self.members[model].fcs[0](features)
 
     def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
         """:func:`snn_mlp_scan` from the first layer's currents ``x [A, B, H]``, the readout."""
@@ -298,6 +223,7 @@ class VectorizedSNN(VectorizedEnsemble):
 VECTORIZED: tuple[type[VectorizedEnsemble], ...] = (
     VectorizedANN,
     VectorizedQuantANN,
+    VectorizedConvANN,
     VectorizedSNN,
 )
 
@@ -317,7 +243,10 @@ def vectorized_class(network: nn.Module) -> type[VectorizedEnsemble] | None:
 
 
 def build_ensemble(
-    build: Callable[[], nn.Module], num_models: int, mode: EnsembleMode = "auto"
+    build: Callable[[], nn.Module],
+    num_models: int,
+    mode: EnsembleMode = "auto",
+    front: FrontMode = "auto",
 ) -> ModelEnsemble | VectorizedEnsemble:
     """``num_models`` copies of ``build()``, run by a loop or vectorized.
 
@@ -325,13 +254,16 @@ def build_ensemble(
     every mode. ``auto`` vectorizes the networks whose vectorized class is measured faster than
     the loop (``faster_than_loop``, from ``python -m benchmarks.ensemble`` and
     ``python -m benchmarks.quant_step``: SNN MLPs and hybrid SNNs, quantized or not, and
-    quantized ANN MLPs; not full-precision ANN MLPs); ``vectorized`` insists, and raises a
-    :class:`ConfigError` for unsupported networks.
+    quantized ANN MLPs; not full-precision ANN MLPs or ConvNets); ``vectorized`` insists, and
+    raises a :class:`ConfigError` for unsupported networks.
 
     Args:
         build: Builds one fresh, randomly initialized network.
         num_models: Number of copies.
         mode: ``auto``, ``loop`` or ``vectorized``.
+        front: How a vectorized ConvNet's conv front ends run: ``auto``, ``grouped`` (one
+            grouped convolution per layer for all models) or ``per_model``
+            (:mod:`~lightning_snnpriv.models.conv_group`).
 
     Example:
         >>> type(build_ensemble(lambda: SNN((4,), 3, [8]), 3)).__name__
@@ -353,11 +285,12 @@ def build_ensemble(
         if mode == "vectorized":
             raise ConfigError(
                 f"`model.init_args.ensemble`: vectorized training supports only MLPs (ANN, "
-                f"SNN) and hybrid SNNs (direct input, non-spiking conv front end), not this "
-                f"{type(loop.members[0]).__name__} (ANN convolutions, spiking convolutions or "
-                f"rate-coded input). Set `ensemble: auto` or `ensemble: loop`."
+                f"SNN), full-precision ANN ConvNets and hybrid SNNs (direct input, non-spiking "
+                f"conv front end), not this {type(loop.members[0]).__name__} (quantized ANN "
+                f"convolutions, spiking convolutions or rate-coded input). Set `ensemble: "
+                f"auto` or `ensemble: loop`."
             )
         return loop
     if mode == "auto" and not cls.faster_than_loop:
         return loop
-    return cls(loop.members)
+    return cls(loop.members, front)

@@ -172,7 +172,8 @@ def test_auto_mode_choices():
     assert type(build_ensemble(quantized_ann, 2)) is VectorizedQuantANN
     assert type(build_ensemble(quantized_snn, 2)) is VectorizedSNN
     with pytest.raises(ConfigError, match=r"model\.init_args\.ensemble"):
-        build_ensemble(lambda: ANN((1, 4, 4), 3, [8], conv_channels=[2]), 2, "vectorized")
+        build_ensemble(lambda: ANN((1, 4, 4), 3, [8], conv_channels=[2], weight_bits=4), 2,
+                       "vectorized")  # fmt: skip
     with pytest.raises(ConfigError, match=r"model\.init_args\.ensemble"):
         build_ensemble(ann, 2, "fast")  # type: ignore[arg-type]
 
