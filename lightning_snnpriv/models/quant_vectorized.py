@@ -40,6 +40,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lightning_snnpriv.models.quant_fused import ActQuant, stacked_weight_quant
+
 #: ``topk`` reads the percentile when it is among this many largest values (else ``kthvalue``).
 TOPK_LIMIT = 64
 
@@ -146,15 +148,19 @@ def _dot(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vecdot(a, b).view(scale.shape).to(scale.dtype)
 
 
-def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``tensor_quant``'s integer quantizer of ``x`` by ``scale`` (broadcast), fused."""
+def _ste_clamp(tensor_quant: nn.Module) -> bool:
+    """Whether ``tensor_quant`` clamps straight through (brevitas weights) or not (activations)."""
     from brevitas.core.function_wrapper.ops_ste import TensorClampSte
 
+    return type(tensor_quant.int_quant.tensor_clamp_impl) is TensorClampSte
+
+
+def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``tensor_quant``'s integer quantizer of ``x`` by ``scale`` (broadcast), fused."""
     int_quant = tensor_quant.int_quant
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
-    ste = type(int_quant.tensor_clamp_impl) is TensorClampSte
-    return _IntQuant.apply(x, scale, low, high, ste)
+    return _IntQuant.apply(x, scale, low, high, _ste_clamp(tensor_quant))
 
 
 def _abs_max(flat: torch.Tensor, per_row: bool) -> torch.Tensor:
@@ -174,20 +180,26 @@ def _abs_max(flat: torch.Tensor, per_row: bool) -> torch.Tensor:
     return flat.gather(-1, index).squeeze(-1).abs()
 
 
-def stacked_weight(layers: Sequence[nn.Module]) -> torch.Tensor:
+def stacked_weight(layers: Sequence[nn.Module], fused: bool = True) -> torch.Tensor:
     """The weights of ``layers`` (one per model) stacked ``[A, out, ...]``, quantized as brevitas.
 
     Plain layers give their weights; brevitas weight-quantized layers
-    (:func:`is_quant_weight_layer`) their quantized weights, each model by its own scale.
+    (:func:`is_quant_weight_layer`) their quantized weights, each model by its own scale, by
+    the fused node :class:`~lightning_snnpriv.models.quant_fused.StackedWeightQuant` (unless
+    ``fused`` is off or the scale chain has parameters of its own: then stacked, then quantized
+    through autograd, the same values).
     """
-    weight = torch.stack([layer.weight for layer in layers])
     if not hasattr(layers[0], "weight_quant"):
-        return weight
+        return torch.stack([layer.weight for layer in layers])
     tensor_quant = layers[0].weight_quant.tensor_quant
     scaling = tensor_quant.scaling_impl
+    shape = tuple(scaling.parameter_list_stats.stats.stats_output_shape)
+    if (fused and _ste_clamp(tensor_quant)
+            and not any(p.requires_grad for p in scaling.stats_scaling_impl.parameters())):
+        return stacked_weight_quant(tensor_quant, [layer.weight for layer in layers], shape)
+    weight = torch.stack([layer.weight for layer in layers])
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
-    shape = tuple(scaling.parameter_list_stats.stats.stats_output_shape)
     stats = _abs_max(weight.flatten(2) if shape else weight.flatten(1), per_row=bool(shape))
     stats = stats.reshape(len(layers), *shape)
     scale = scaling.stats_scaling_impl(stats, threshold)
@@ -302,7 +314,7 @@ def _act_scales(
 
 
 def stacked_act(
-    modules: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int]
+    modules: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], fused: bool = True
 ) -> torch.Tensor:
     """The brevitas ``QuantReLU``/``QuantIdentity`` of each model on its slice of ``x [A, B, ...]``.
 
@@ -310,16 +322,29 @@ def stacked_act(
         modules: One quantized activation per model (:func:`is_quant_act`), in stack order.
         x: The stacked inputs.
         sizes: Each model's own rows of ``x`` (the others are padding).
+        fused: Quantize by :class:`~lightning_snnpriv.models.quant_fused.ActQuant` (the ReLU
+            folded in; the ReLU's output is then computed only for the statistics phase's
+            percentile), else ReLU and :class:`_IntQuant` as two nodes (the same values).
     """
     proxy = modules[0].act_quant.fused_activation_quant_proxy
     tensor_quant = proxy.tensor_quant
-    x = proxy.activation_impl(x)
+    relu = type(proxy.activation_impl) is nn.ReLU
+    fused = fused and (relu or type(proxy.activation_impl) is nn.Identity)
+    fused = fused and not _ste_clamp(tensor_quant)
+    scalings = [m.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl for m in modules]
+    collecting = scalings[0].training and any(
+        s.counter < s.collect_stats_steps for s in scalings
+    )
+    activated = proxy.activation_impl(x) if collecting or not fused else x
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
-    scalings = [m.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl for m in modules]
-    scale = _act_scales(scalings, x, sizes, threshold)
+    scale = _act_scales(scalings, activated, sizes, threshold)
     scale = scale.reshape(len(modules), *[1] * (x.dim() - 1))
-    return _int_quant(tensor_quant, x, scale)
+    if not fused:
+        return _int_quant(tensor_quant, activated, scale)
+    int_quant = tensor_quant.int_quant
+    low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
+    return ActQuant.apply(x, scale, low, high, relu)
 
 
 def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
