@@ -107,8 +107,8 @@ class StackedWeightQuant(torch.autograd.Function):
         s = scale.detach()
         for j, w in enumerate(weights):
             torch.div(w, s[j], out=out[j])
-        low, high = low.to(out.dtype), high.to(out.dtype)
-        out.round_().clamp_(low, high).mul_(s)
+        # Python bounds: a clamp by 0-dim tensors is many times slower on CPU (same values)
+        out.round_().clamp_(float(low), float(high)).mul_(s)
         ctx.save_for_backward(s, out, *weights)
         ctx.graph = (stats, scale)
         ctx.per_channel = per_channel
@@ -176,7 +176,7 @@ class ActQuant(torch.autograd.Function):
     def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, low: torch.Tensor,  # type: ignore[override]
                 high: torch.Tensor, relu: bool) -> torch.Tensor:  # fmt: skip
         q = torch.div(x, scale).round_()
-        low, high = low.to(q.dtype), high.to(q.dtype)
+        low, high = float(low), float(high)  # a clamp by 0-dim tensors is many times slower
         # the mask in floats (1 or 0): on CPU a comparison into a float tensor is several
         # times faster than into a boolean one, and so is multiplying by it than torch.where
         inside = torch.le(q, high, out=torch.empty_like(q))

@@ -22,11 +22,12 @@ arithmetic is batched:
   brevitas' (``k = floor(q n / 100 + 0.5)``, the k-th smallest ``|x|`` of the model's own
   rows); it is read with ``topk`` when ``k`` is near ``n`` and one element holds it (the
   same element and value as ``kthvalue``, faster), else with ``kthvalue``.
-- **Membranes** (:func:`nearest_level`): snntorch's ``state_quant`` finds the nearest of its
-  ``2**N`` levels by comparing each value with all of them; here the two levels around the
-  value are found by arithmetic and compared, with snntorch's tie rule (the lower level), so
-  the result is the same level for every input; its gradient is snntorch's straight-through
-  one (identity), which the fused scan's backward pass already is.
+- **Membranes** (:func:`~lightning_snnpriv.models.membrane_quant.nearest_level`, re-exported
+  here): snntorch's ``state_quant`` finds the nearest of its ``2**N`` levels by comparing
+  each value with all of them; there the level below the value is found by arithmetic and
+  the value compared with the exact float decision boundary between it and the next, so the
+  result is the same level for every input; its gradient is snntorch's straight-through one
+  (identity), which the fused scan's backward pass already is.
 
 ``tests/models/test_quant_vectorized.py`` checks values and gradients against the library
 layers for every bit width and scaling mode.
@@ -40,7 +41,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from lightning_snnpriv.models.membrane_quant import nearest_level
 from lightning_snnpriv.models.quant_fused import ActQuant, stacked_weight_quant
+
+__all__ = ["is_quant_act", "is_quant_weight_layer", "nearest_level", "stacked_act",
+           "stacked_weight"]  # fmt: skip
 
 #: ``topk`` reads the percentile when it is among this many largest values (else ``kthvalue``).
 TOPK_LIMIT = 64
@@ -345,31 +350,3 @@ def stacked_act(
     int_quant = tensor_quant.int_quant
     low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
     return ActQuant.apply(x, scale, low, high, relu)
-
-
-def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-    """The output of snntorch's ``state_quant``: the nearest of evenly spaced ``levels`` to ``x``.
-
-    snntorch takes ``levels[argmin |levels - x|]`` (the first, lower, level on a tie). The
-    levels around ``x`` are ``floor((x - lo) / step)`` and the next; that position may be off
-    by rounding only where ``x`` is within rounding of a level, which is then one of the two,
-    so comparing their distances (as snntorch computes them) picks snntorch's level. (Except
-    for values so far outside the range, about ``2**23`` level spacings, that float32 gives
-    several levels the same distance: snntorch then takes the first of them, here the end of
-    the range; membranes are quantized at every step, so they do not get there.)
-
-    Example:
-        >>> levels = torch.linspace(-1.0, 1.2, 4)
-        >>> nearest_level(torch.tensor([-5.0, 0.1, 0.3, 5.0]), levels)
-        tensor([-1.0000, -0.2667,  0.4667,  1.2000])
-    """
-    last = len(levels) - 1
-    if last == 0:
-        return levels.expand_as(x).clone()
-    step = (levels[-1] - levels[0]) / last
-    low = torch.sub(x, levels[0]).div_(step).floor_().clamp_(0, last - 1).long().view(-1)
-    # index_select of a flat index: several times faster than advanced indexing on CPU
-    below = torch.index_select(levels, 0, low).view(x.shape)
-    above = torch.index_select(levels[1:], 0, low).view(x.shape)
-    nearer = torch.sub(above, x).abs_() < torch.sub(below, x).abs_()
-    return torch.where(nearer, above, below)
