@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
-from lightning_snnpriv.models.networks import ResetMechanism
 from lightning_snnpriv.models.membrane_quant import nearest_level
+from lightning_snnpriv.models.networks import ResetMechanism
 from lightning_snnpriv.models.surrogates import Surrogate
 
 

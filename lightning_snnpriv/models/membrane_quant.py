@@ -66,8 +66,8 @@ def _cached_bounds(levels: torch.Tensor) -> torch.Tensor:
     if entry is not None and entry[0]() is levels and entry[1] == levels._version:
         return entry[2]
     bounds = level_bounds(levels)
-    _BOUNDS[id(levels)] = (weakref.ref(levels, lambda _, key=id(levels): _BOUNDS.pop(key, None)),
-                           levels._version, bounds)  # fmt: skip
+    key = id(levels)
+    _BOUNDS[key] = (weakref.ref(levels, lambda _: _BOUNDS.pop(key, None)), levels._version, bounds)
     return bounds
 
 
@@ -104,9 +104,12 @@ def nearest_level(
     if last == 0:
         return levels.expand_as(x).clone()
     if buffers is None:
-        buffers = (torch.empty_like(x, memory_format=torch.contiguous_format),
-                   torch.empty_like(x, memory_format=torch.contiguous_format),
-                   torch.empty_like(x, dtype=torch.int32, memory_format=torch.contiguous_format))  # fmt: skip
+        dense = torch.contiguous_format
+        buffers = (
+            torch.empty_like(x, memory_format=dense),
+            torch.empty_like(x, memory_format=dense),
+            torch.empty_like(x, dtype=torch.int32, memory_format=dense),
+        )
     below, result, index = buffers
     bounds = _cached_bounds(levels)
     step = (levels[-1] - levels[0]) / last

@@ -88,9 +88,15 @@ class StackedWeightQuant(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, scale_fn: Callable[[torch.Tensor], torch.Tensor],  # type: ignore[override]
-                low: torch.Tensor, high: torch.Tensor, per_channel: bool,
-                *weights: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        scale_fn: Callable[[torch.Tensor], torch.Tensor],
+        low: torch.Tensor,
+        high: torch.Tensor,
+        per_channel: bool,
+        *weights: torch.Tensor,
+    ) -> torch.Tensor:
+        """The stacked quantized weights; the statistics and their scale graph kept."""
         if per_channel:  # brevitas' torch.max(|w|, dim=1): one element per row gets the gradient
             tops, indices = zip(*(w.reshape(len(w), -1).abs().max(dim=1) for w in weights),
                                 strict=True)  # fmt: skip
@@ -117,6 +123,7 @@ class StackedWeightQuant(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """Each weight's gradient: straight through, plus its maximum's share of the scale's."""
         s, out, *weights = ctx.saved_tensors
         stats, scale = ctx.graph
         # each model's gradient (straight through), a new contiguous tensor: its weight's .grad
@@ -173,8 +180,15 @@ class ActQuant(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, scale: torch.Tensor, low: torch.Tensor,  # type: ignore[override]
-                high: torch.Tensor, relu: bool) -> torch.Tensor:  # fmt: skip
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        x: torch.Tensor,
+        scale: torch.Tensor,
+        low: torch.Tensor,
+        high: torch.Tensor,
+        relu: bool,
+    ) -> torch.Tensor:
+        """The quantized activations; the input, scale, mask and output kept."""
         q = torch.div(x, scale).round_()
         low, high = float(low), float(high)  # a clamp by 0-dim tensors is many times slower
         # the mask in floats (1 or 0): on CPU a comparison into a float tensor is several
@@ -191,6 +205,7 @@ class ActQuant(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """The input's gradient where it passed the clamp (and ReLU), and the scale's."""
         x, scale, inside, y = ctx.saved_tensors
         passed = grad * inside
         grad_scale = None

@@ -199,8 +199,11 @@ def stacked_weight(layers: Sequence[nn.Module], fused: bool = True) -> torch.Ten
     tensor_quant = layers[0].weight_quant.tensor_quant
     scaling = tensor_quant.scaling_impl
     shape = tuple(scaling.parameter_list_stats.stats.stats_output_shape)
-    if (fused and _ste_clamp(tensor_quant)
-            and not any(p.requires_grad for p in scaling.stats_scaling_impl.parameters())):
+    if (
+        fused
+        and _ste_clamp(tensor_quant)
+        and not any(p.requires_grad for p in scaling.stats_scaling_impl.parameters())
+    ):
         return stacked_weight_quant(tensor_quant, [layer.weight for layer in layers], shape)
     weight = torch.stack([layer.weight for layer in layers])
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
@@ -337,9 +340,7 @@ def stacked_act(
     fused = fused and (relu or type(proxy.activation_impl) is nn.Identity)
     fused = fused and not _ste_clamp(tensor_quant)
     scalings = [m.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl for m in modules]
-    collecting = scalings[0].training and any(
-        s.counter < s.collect_stats_steps for s in scalings
-    )
+    collecting = scalings[0].training and any(s.counter < s.collect_stats_steps for s in scalings)
     activated = proxy.activation_impl(x) if collecting or not fused else x
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
