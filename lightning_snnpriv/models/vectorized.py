@@ -208,8 +208,9 @@ class VectorizedSNN(VectorizedEnsemble):
     values snntorch recomputes from the previous membrane) with a written-out backward pass.
     Faster than the loop of separate SNNs at every ``M`` measured (``M = 1`` included; MLPs
     and the source study's hybrid ConvNet), so ``auto`` picks it. Quantized networks too: each
-    model's brevitas layers before the time loop run as they are (:meth:`front`), the stacked
-    layers' weights are quantized by each model's scale and the membranes to snntorch's levels
+    model's brevitas layers before the first FC layer run as they are (:meth:`front`), the
+    FC layers' weights (the first one's included) are stacked and quantized by each model's
+    scale and the membranes to snntorch's levels
     (:mod:`~lightning_snnpriv.models.quant_vectorized`).
 
     Example:
