@@ -193,10 +193,10 @@ class ActQuant(torch.autograd.Function):
         low, high = float(low), float(high)  # a clamp by 0-dim tensors is many times slower
         # the mask in floats (1 or 0): on CPU a comparison into a float tensor is several
         # times faster than into a boolean one, and so is multiplying by it than torch.where
-        inside = torch.le(q, high, out=torch.empty_like(q))
-        if relu:
-            inside.mul_(torch.gt(x, 0, out=torch.empty_like(q)))
+        if relu:  # (q <= high) * x > 0: q is integral, so clamp(high + 1 - q, 0, 1) is 1 or 0
+            inside = torch.rsub(q, high + 1).clamp_(0, 1).mul_(x).gt_(0)  # one buffer, no temp
         else:
+            inside = torch.le(q, high, out=torch.empty_like(q))
             inside.mul_(torch.ge(q, low, out=torch.empty_like(q)))
         y = q.clamp_(low, high).mul_(scale)
         ctx.save_for_backward(x, scale, inside, y)
