@@ -54,19 +54,18 @@ def _row_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _abs_max_grad(grad: torch.Tensor, w: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
-                  grad_top: torch.Tensor, buffer: torch.Tensor) -> None:  # fmt: skip
+                  grad_top: torch.Tensor, signs: tuple[bool, bool],
+                  buffer: torch.Tensor) -> None:  # fmt: skip
     """Add to ``grad`` (in place) the gradient ``grad_top`` of ``torch.max(|w|)``.
 
-    ``low, high`` are ``w``'s minimum and maximum. ``torch.max`` of a whole tensor splits its
-    gradient evenly between the elements equal to the maximum, times ``sgn(w)`` (the
-    derivative of ``|w|``; 0 where ``w = 0``, so an all-zero tensor gets none). The elements
-    are found by float comparisons into ``buffer`` (on CPU several times faster than a boolean
-    mask and ``nonzero``) and added in one ``addcmul_``.
+    ``low, high`` are ``w``'s minimum and maximum, ``signs`` whether ``high`` and ``-low``
+    are the maximum (a zero maximum is not passed in). ``torch.max`` of a whole tensor splits
+    its gradient evenly between the elements equal to the maximum, times ``sgn(w)`` (the
+    derivative of ``|w|``). The elements are found by float comparisons into ``buffer`` (on
+    CPU several times faster than a boolean mask and ``nonzero``) and added in one
+    ``addcmul_``.
     """
-    top = torch.maximum(high, -low)
-    if bool(top == 0):
-        return
-    positive, negative = bool(high == top), bool(-low == top)
+    positive, negative = signs
     torch.eq(w, high if positive else low, out=buffer)
     count = buffer.sum()
     if positive and negative:  # both signs hold it
@@ -104,9 +103,10 @@ class StackedWeightQuant(torch.autograd.Function):
                          for w, i in zip(weights, indices, strict=True)]  # fmt: skip
             ctx.indices = indices
         else:  # the maximum by aminmax: one pass, no |w| tensor
-            ctx.extremes = [torch.aminmax(w) for w in weights]
-            tops = [torch.maximum(high, -low) for low, high in ctx.extremes]
-        stats = torch.stack(tops).detach().requires_grad_()
+            lows, highs = (torch.stack(e) for e in zip(*map(torch.aminmax, weights), strict=True))
+            tops = torch.maximum(highs, -lows)
+            ctx.extremes = (lows, highs, tops)
+        stats = (torch.stack(tops) if per_channel else tops).detach().requires_grad_()
         with torch.enable_grad():
             scale = scale_fn(stats)
         out = weights[0].new_empty(len(weights), *weights[0].shape)
@@ -135,14 +135,20 @@ class StackedWeightQuant(torch.autograd.Function):
             scale.shape).to(scale.dtype)  # fmt: skip
         with torch.enable_grad():
             (grad_stats,) = torch.autograd.grad(scale, stats, grad_scale)
-        buffer = None if ctx.per_channel else torch.empty_like(weights[0])
+        if not ctx.per_channel:
+            buffer = torch.empty_like(weights[0])
+            lows, highs, tops = ctx.extremes
+            # one sync for all models: which sign holds each maximum (a zero one gets nothing)
+            flags = torch.stack([tops != 0, highs == tops, -lows == tops]).tolist()
         for j, (g, w) in enumerate(zip(grads, weights, strict=True)):
             if ctx.per_channel:
                 g.view(len(g), -1).scatter_add_(
                     1, ctx.indices[j][:, None], (grad_stats[j] * ctx.signs[j]).to(g.dtype)[:, None]
                 )
             else:
-                _abs_max_grad(g, w, *ctx.extremes[j], grad_stats[j], buffer)
+                if flags[0][j]:
+                    signs = (flags[1][j], flags[2][j])
+                    _abs_max_grad(g, w, lows[j], highs[j], grad_stats[j], signs, buffer)
         return None, None, None, None, *grads
 
 
