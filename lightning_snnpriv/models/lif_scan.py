@@ -47,7 +47,7 @@ def _lif_update(
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
     levels: torch.Tensor | None = None,
-    level_buffers: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    level_buffers: tuple[torch.Tensor, ...] | None = None,
 ) -> None:
     """One ``Leaky`` step in place: ``out`` = the new membrane, ``fired`` = its spikes (float).
 
@@ -155,6 +155,7 @@ class _SNNMLPScan(torch.autograd.Function):
         # nearest_level's buffers, reused at every step (no fresh memory per step)
         level_buffers = [None if levels is None else
                          (torch.empty_like(z), torch.empty_like(z),
+                          torch.empty_like(z, dtype=torch.int32),
                           torch.empty_like(z, dtype=torch.int32)) for z in zero]  # fmt: skip
         out_spikes = current.new_empty(mems[-1].shape)
         for t in range(num_steps):

@@ -6,7 +6,7 @@ nearest, and which of the two snntorch picks is decided by one float comparison,
 ``|above - x| < |below - x|``, which is monotone in ``x``: it holds from one float on, the
 pair's *decision boundary*. :func:`level_bounds` finds those floats once (a few ``nextafter``
 steps from each midpoint); :func:`nearest_level` then needs, per value, the level below it
-(``floor`` arithmetic), one gather of its boundary and one comparison, and gathers the level.
+(arithmetic), one gather of its boundary and one comparison, and gathers the level.
 All in float tensors and one gather table: on CPU a comparison into a boolean tensor and
 ``torch.where`` on it are several times slower than float arithmetic.
 
@@ -60,36 +60,40 @@ def level_bounds(levels: torch.Tensor) -> torch.Tensor:
     raise RuntimeError("level decision boundaries not found (levels not evenly spaced?)")
 
 
-def _cached_bounds(levels: torch.Tensor) -> torch.Tensor:
-    """:func:`level_bounds` of ``levels``, computed once per tensor (and per in-place change)."""
+def _cached_bounds(levels: torch.Tensor) -> tuple[torch.Tensor, float, float]:
+    """:func:`level_bounds` of ``levels`` and the position map ``x * scale + offset`` (level
+    ``j`` at ``j``), computed once per tensor (and per in-place change).
+    """  # noqa: D205
     entry = _BOUNDS.get(id(levels))
     if entry is not None and entry[0]() is levels and entry[1] == levels._version:
         return entry[2]
-    bounds = level_bounds(levels)
+    scale = (len(levels) - 1) / float(levels[-1] - levels[0])
+    value = (level_bounds(levels), scale, -float(levels[0]) * scale)
     key = id(levels)
-    _BOUNDS[key] = (weakref.ref(levels, lambda _: _BOUNDS.pop(key, None)), levels._version, bounds)
-    return bounds
+    _BOUNDS[key] = (weakref.ref(levels, lambda _: _BOUNDS.pop(key, None)), levels._version, value)
+    return value
 
 
 def nearest_level(
     x: torch.Tensor,
     levels: torch.Tensor,
-    buffers: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+    buffers: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The output of snntorch's ``state_quant``: the nearest of evenly spaced ``levels`` to ``x``.
 
-    ``j = floor((x - lo) / step)`` (clamped to the pairs) is the level below ``x`` or, where
-    ``x`` is within rounding of a level, one off; either way ``x`` lies on the right side of
-    pair ``j``'s boundary (:func:`level_bounds`) for the level snntorch picks, so the result
-    is ``levels[j + (x >= bound[j])]``. (Except for values so far outside the range, about
-    ``2**23`` level spacings, that float32 gives several levels the same distance: snntorch
-    then takes the first of them, here the end of the range; membranes are quantized at every
-    step, so they do not get there.)
+    ``j``, the integer part of ``x``'s position among the levels (clamped to the pairs), is
+    the level below ``x`` or, where ``x`` is within rounding of a level, one off; either way
+    ``x`` lies on the right side of pair ``j``'s boundary (:func:`level_bounds`) for the level
+    snntorch picks, so the result is ``levels[j + (x >= bound[j])]``. (Any position within
+    half a level of the exact one would do.) Except for values so far outside the range,
+    about ``2**23`` level spacings, that float32 gives several levels the same distance:
+    snntorch then takes the first of them, here the end of the range; membranes are
+    quantized at every step, so they do not get there.
 
     Args:
         x: The values.
         levels: Evenly spaced levels, ascending (snntorch's ``linspace``).
-        buffers: Two float tensors and one ``int32`` tensor of ``x``'s shape, contiguous, to
+        buffers: Two float tensors and two ``int32`` tensors of ``x``'s shape, contiguous, to
             compute in (the result is the second float one); without them they are
             allocated. In a time loop, reused buffers spare the fresh memory of a new
             tensor at every step (on CPU, for large tensors, its page faults cost more than
@@ -109,15 +113,15 @@ def nearest_level(
             torch.empty_like(x, memory_format=dense),
             torch.empty_like(x, memory_format=dense),
             torch.empty_like(x, dtype=torch.int32, memory_format=dense),
+            torch.empty_like(x, dtype=torch.int32, memory_format=dense),
         )
-    below, result, index = buffers
-    bounds = _cached_bounds(levels)
-    step = (levels[-1] - levels[0]) / last
-    torch.sub(x, levels[0], out=below).div_(step).floor_().clamp_(0, last - 1)
-    flat = index.view(-1)
-    torch.index_select(bounds, 0, flat.copy_(below.view(-1)), out=result.view(-1))
-    below.add_(result.le_(x))  # 1.0 where x is past the boundary: the upper level
-    torch.index_select(levels, 0, flat.copy_(below.view(-1)), out=result.view(-1))
+    position, result, index, upper = buffers
+    bounds, scale, offset = _cached_bounds(levels)
+    torch.mul(x, scale, out=position).add_(offset).clamp_(0, last - 1)
+    flat = index.view(-1).copy_(position.view(-1))  # truncation: the floor of a value >= 0
+    torch.index_select(bounds, 0, flat, out=result.view(-1))
+    flat.add_(torch.ge(x, result, out=upper).view(-1))  # 1 past the boundary: the upper level
+    torch.index_select(levels, 0, flat, out=result.view(-1))
     return result
 
 

@@ -153,7 +153,8 @@ def test_nearest_level_equals_the_two_distance_form_and_reuses_buffers():
         ])  # fmt: skip
         expected = nearest_level_by_distances(x, levels)
         assert torch.equal(nearest_level(x, levels), expected), bits
-        buffers = (torch.empty_like(x), torch.empty_like(x), torch.empty_like(x, dtype=torch.int32))
+        ints = [torch.empty_like(x, dtype=torch.int32) for _ in range(2)]
+        buffers = (torch.empty_like(x), torch.empty_like(x), *ints)
         out = nearest_level(x, levels, buffers)
         assert out.data_ptr() == buffers[1].data_ptr()
         assert torch.equal(out, expected), bits
