@@ -215,7 +215,9 @@ def stacked_weight(layers: Sequence[nn.Module], fused: bool = True) -> torch.Ten
     return _int_quant(tensor_quant, weight, scale)
 
 
-def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
+def _abs_percentile(
+    stats_impl: nn.Module, flat: torch.Tensor, nonnegative: bool = False
+) -> torch.Tensor:
     """The brevitas ``AbsPercentile`` of each row of ``flat [A, n]``: ``[A]``.
 
     brevitas takes ``kthvalue(|x|, k)``, whose gradient goes to the element it returns. Where
@@ -227,7 +229,8 @@ def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
 
     n = flat.shape[1]
     k = math.floor(0.01 * stats_impl.q * n + 0.5)
-    magnitude = flat.abs()
+    # a ReLU's output is its own magnitude (and |.|'s zero gradient at 0 is the ReLU's too)
+    magnitude = flat if nonnegative else flat.abs()
     top = n - k + 1  # the k-th smallest is the top-th largest
     if top + 1 > min(n, TOPK_LIMIT):
         return torch.stack([kthvalue(row, k)[0] for row in magnitude])
@@ -243,7 +246,11 @@ def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
 
 
 def _collect(
-    scalings: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], threshold: torch.Tensor
+    scalings: Sequence[nn.Module],
+    x: torch.Tensor,
+    sizes: Sequence[int],
+    threshold: torch.Tensor,
+    nonnegative: bool = False,
 ) -> torch.Tensor:
     """The brevitas ``training_forward`` while collecting statistics, each model of ``x``."""
     from brevitas.core.utils import inplace_momentum_update
@@ -251,10 +258,13 @@ def _collect(
     first = scalings[0]
     stats_impl = first.stats.stats_impl
     if len(set(sizes)) == 1 and sizes[0] == x.shape[1]:
-        stats = _abs_percentile(stats_impl, x.reshape(len(scalings), -1))
+        stats = _abs_percentile(stats_impl, x.reshape(len(scalings), -1), nonnegative)
     else:  # the model's own rows only (padding is not its data)
         stats = torch.cat(
-            [_abs_percentile(stats_impl, x[j, :n].reshape(1, -1)) for j, n in enumerate(sizes)]
+            [
+                _abs_percentile(stats_impl, x[j, :n].reshape(1, -1), nonnegative)
+                for j, n in enumerate(sizes)
+            ]
         )
     values = torch.stack([s.value for s in scalings])
     stats = stats + 0.0 * values  # brevitas' DDP workaround: value gets a zero gradient
@@ -296,9 +306,16 @@ def _evaluated(scalings: Sequence[nn.Module], threshold: torch.Tensor) -> torch.
 
 
 def _act_scales(
-    scalings: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], threshold: torch.Tensor
+    scalings: Sequence[nn.Module],
+    x: torch.Tensor,
+    sizes: Sequence[int],
+    threshold: torch.Tensor,
+    nonnegative: bool = False,
 ) -> torch.Tensor:
-    """Each model's activation scale ``[A]``, computed in groups of models in the same phase."""
+    """Each model's activation scale ``[A]``, computed in groups of models in the same phase.
+
+    ``nonnegative``: ``x`` is a ReLU's output (its statistics need no ``|x|``).
+    """
     steps = scalings[0].collect_stats_steps
     if scalings[0].training:
         phase = ["collect" if s.counter < steps else "learned" for s in scalings]
@@ -312,7 +329,7 @@ def _act_scales(
             parts.append(_evaluated(group, threshold))
         elif name == "collect":
             rows = x if len(idx) == len(scalings) else x[idx]
-            parts.append(_collect(group, rows, [sizes[j] for j in idx], threshold))
+            parts.append(_collect(group, rows, [sizes[j] for j in idx], threshold, nonnegative))
         else:
             parts.append(_learned(group, threshold))
         order += idx
@@ -344,7 +361,7 @@ def stacked_act(
     activated = proxy.activation_impl(x) if collecting or not fused else x
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
-    scale = _act_scales(scalings, activated, sizes, threshold)
+    scale = _act_scales(scalings, activated, sizes, threshold, nonnegative=relu)
     scale = scale.reshape(len(modules), *[1] * (x.dim() - 1))
     if not fused:
         return _int_quant(tensor_quant, activated, scale)
