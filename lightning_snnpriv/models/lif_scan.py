@@ -32,8 +32,8 @@ from typing import Any
 import torch
 from torch.autograd.function import once_differentiable
 
+from lightning_snnpriv.models.membrane_quant import nearest_level
 from lightning_snnpriv.models.networks import ResetMechanism
-from lightning_snnpriv.models.quant_vectorized import nearest_level
 from lightning_snnpriv.models.surrogates import Surrogate
 
 
@@ -47,12 +47,14 @@ def _lif_update(
     threshold: torch.Tensor,
     reset_mechanism: ResetMechanism,
     levels: torch.Tensor | None = None,
+    level_buffers: tuple[torch.Tensor, ...] | None = None,
 ) -> None:
     """One ``Leaky`` step in place: ``out`` = the new membrane, ``fired`` = its spikes (float).
 
     ``fired`` holds the previous step's spikes on entry (the detached reset). With ``levels``
     the new membrane is quantized to the nearest level before it fires (snntorch's
-    ``state_quant``, applied by ``Leaky`` at that point).
+    ``state_quant``, applied by ``Leaky`` at that point), in ``level_buffers`` if given
+    (:func:`~lightning_snnpriv.models.membrane_quant.nearest_level`'s).
     """
     if reset_mechanism == "zero":  # (1 - reset) * mem; 1 - reset is exactly 0 or 1
         mem = torch.mul(fired, -1, out=scratch).add_(1).mul_(mem)
@@ -60,7 +62,7 @@ def _lif_update(
     if reset_mechanism == "subtract":  # new_mem - reset * threshold (no .item(): no GPU sync)
         out.sub_(torch.mul(fired, threshold, out=scratch))
     if levels is not None:
-        out.copy_(nearest_level(out, levels))
+        out.copy_(nearest_level(out, levels, level_buffers))
     torch.gt(torch.sub(out, threshold, out=scratch), 0, out=fired)
 
 
@@ -150,6 +152,11 @@ class _SNNMLPScan(torch.autograd.Function):
         fired = [torch.gt(z - threshold, 0).to(current.dtype) for z in zero]
         scratch = [torch.empty_like(z) for z in zero]
         currents = [current, *(torch.empty_like(z) for z in zero[1:])]
+        # nearest_level's buffers, reused at every step (no fresh memory per step)
+        level_buffers = [None if levels is None else
+                         (torch.empty_like(z), torch.empty_like(z),
+                          torch.empty_like(z, dtype=torch.int32),
+                          torch.empty_like(z, dtype=torch.int32)) for z in zero]  # fmt: skip
         out_spikes = current.new_empty(mems[-1].shape)
         for t in range(num_steps):
             for k in range(len(widths)):
@@ -161,7 +168,7 @@ class _SNNMLPScan(torch.autograd.Function):
                                   weights[k - 1].transpose(1, 2), out=currents[k])  # fmt: skip
                 mem = mems[k][:, (t - 1) % kept[k]] if t else zero[k]
                 _lif_update(currents[k], mem, fired[k], mems[k][:, t % kept[k]], scratch[k], b,
-                            threshold, reset_mechanism, levels)  # fmt: skip
+                            threshold, reset_mechanism, levels, level_buffers[k])  # fmt: skip
             out_spikes[:, t].copy_(fired[-1])
         if training:
             ctx.save_for_backward(b, threshold, *params, *mems)

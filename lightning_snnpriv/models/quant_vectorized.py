@@ -22,11 +22,12 @@ arithmetic is batched:
   brevitas' (``k = floor(q n / 100 + 0.5)``, the k-th smallest ``|x|`` of the model's own
   rows); it is read with ``topk`` when ``k`` is near ``n`` and one element holds it (the
   same element and value as ``kthvalue``, faster), else with ``kthvalue``.
-- **Membranes** (:func:`nearest_level`): snntorch's ``state_quant`` finds the nearest of its
-  ``2**N`` levels by comparing each value with all of them; here the two levels around the
-  value are found by arithmetic and compared, with snntorch's tie rule (the lower level), so
-  the result is the same level for every input; its gradient is snntorch's straight-through
-  one (identity), which the fused scan's backward pass already is.
+- **Membranes** (:func:`~lightning_snnpriv.models.membrane_quant.nearest_level`, re-exported
+  here): snntorch's ``state_quant`` finds the nearest of its ``2**N`` levels by comparing
+  each value with all of them; there the level below the value is found by arithmetic and
+  the value compared with the exact float decision boundary between it and the next, so the
+  result is the same level for every input; its gradient is snntorch's straight-through one
+  (identity), which the fused scan's backward pass already is.
 
 ``tests/models/test_quant_vectorized.py`` checks values and gradients against the library
 layers for every bit width and scaling mode.
@@ -39,6 +40,12 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from lightning_snnpriv.models.membrane_quant import nearest_level
+from lightning_snnpriv.models.quant_fused import ActQuant, stacked_weight_quant
+
+__all__ = ["is_quant_act", "is_quant_weight_layer", "nearest_level", "stacked_act",
+           "stacked_weight"]  # fmt: skip
 
 #: ``topk`` reads the percentile when it is among this many largest values (else ``kthvalue``).
 TOPK_LIMIT = 64
@@ -146,15 +153,19 @@ def _dot(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vecdot(a, b).view(scale.shape).to(scale.dtype)
 
 
-def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """``tensor_quant``'s integer quantizer of ``x`` by ``scale`` (broadcast), fused."""
+def _ste_clamp(tensor_quant: nn.Module) -> bool:
+    """Whether ``tensor_quant`` clamps straight through (brevitas weights) or not (activations)."""
     from brevitas.core.function_wrapper.ops_ste import TensorClampSte
 
+    return type(tensor_quant.int_quant.tensor_clamp_impl) is TensorClampSte
+
+
+def _int_quant(tensor_quant: nn.Module, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``tensor_quant``'s integer quantizer of ``x`` by ``scale`` (broadcast), fused."""
     int_quant = tensor_quant.int_quant
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
-    ste = type(int_quant.tensor_clamp_impl) is TensorClampSte
-    return _IntQuant.apply(x, scale, low, high, ste)
+    return _IntQuant.apply(x, scale, low, high, _ste_clamp(tensor_quant))
 
 
 def _abs_max(flat: torch.Tensor, per_row: bool) -> torch.Tensor:
@@ -174,20 +185,29 @@ def _abs_max(flat: torch.Tensor, per_row: bool) -> torch.Tensor:
     return flat.gather(-1, index).squeeze(-1).abs()
 
 
-def stacked_weight(layers: Sequence[nn.Module]) -> torch.Tensor:
+def stacked_weight(layers: Sequence[nn.Module], fused: bool = True) -> torch.Tensor:
     """The weights of ``layers`` (one per model) stacked ``[A, out, ...]``, quantized as brevitas.
 
     Plain layers give their weights; brevitas weight-quantized layers
-    (:func:`is_quant_weight_layer`) their quantized weights, each model by its own scale.
+    (:func:`is_quant_weight_layer`) their quantized weights, each model by its own scale, by
+    the fused node :class:`~lightning_snnpriv.models.quant_fused.StackedWeightQuant` (unless
+    ``fused`` is off or the scale chain has parameters of its own: then stacked, then quantized
+    through autograd, the same values).
     """
-    weight = torch.stack([layer.weight for layer in layers])
     if not hasattr(layers[0], "weight_quant"):
-        return weight
+        return torch.stack([layer.weight for layer in layers])
     tensor_quant = layers[0].weight_quant.tensor_quant
     scaling = tensor_quant.scaling_impl
+    shape = tuple(scaling.parameter_list_stats.stats.stats_output_shape)
+    if (
+        fused
+        and _ste_clamp(tensor_quant)
+        and not any(p.requires_grad for p in scaling.stats_scaling_impl.parameters())
+    ):
+        return stacked_weight_quant(tensor_quant, [layer.weight for layer in layers], shape)
+    weight = torch.stack([layer.weight for layer in layers])
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
-    shape = tuple(scaling.parameter_list_stats.stats.stats_output_shape)
     stats = _abs_max(weight.flatten(2) if shape else weight.flatten(1), per_row=bool(shape))
     stats = stats.reshape(len(layers), *shape)
     scale = scaling.stats_scaling_impl(stats, threshold)
@@ -195,7 +215,9 @@ def stacked_weight(layers: Sequence[nn.Module]) -> torch.Tensor:
     return _int_quant(tensor_quant, weight, scale)
 
 
-def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
+def _abs_percentile(
+    stats_impl: nn.Module, flat: torch.Tensor, nonnegative: bool = False
+) -> torch.Tensor:
     """The brevitas ``AbsPercentile`` of each row of ``flat [A, n]``: ``[A]``.
 
     brevitas takes ``kthvalue(|x|, k)``, whose gradient goes to the element it returns. Where
@@ -207,7 +229,8 @@ def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
 
     n = flat.shape[1]
     k = math.floor(0.01 * stats_impl.q * n + 0.5)
-    magnitude = flat.abs()
+    # a ReLU's output is its own magnitude (and |.|'s zero gradient at 0 is the ReLU's too)
+    magnitude = flat if nonnegative else flat.abs()
     top = n - k + 1  # the k-th smallest is the top-th largest
     if top + 1 > min(n, TOPK_LIMIT):
         return torch.stack([kthvalue(row, k)[0] for row in magnitude])
@@ -223,7 +246,11 @@ def _abs_percentile(stats_impl: nn.Module, flat: torch.Tensor) -> torch.Tensor:
 
 
 def _collect(
-    scalings: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], threshold: torch.Tensor
+    scalings: Sequence[nn.Module],
+    x: torch.Tensor,
+    sizes: Sequence[int],
+    threshold: torch.Tensor,
+    nonnegative: bool = False,
 ) -> torch.Tensor:
     """The brevitas ``training_forward`` while collecting statistics, each model of ``x``."""
     from brevitas.core.utils import inplace_momentum_update
@@ -231,10 +258,13 @@ def _collect(
     first = scalings[0]
     stats_impl = first.stats.stats_impl
     if len(set(sizes)) == 1 and sizes[0] == x.shape[1]:
-        stats = _abs_percentile(stats_impl, x.reshape(len(scalings), -1))
+        stats = _abs_percentile(stats_impl, x.reshape(len(scalings), -1), nonnegative)
     else:  # the model's own rows only (padding is not its data)
         stats = torch.cat(
-            [_abs_percentile(stats_impl, x[j, :n].reshape(1, -1)) for j, n in enumerate(sizes)]
+            [
+                _abs_percentile(stats_impl, x[j, :n].reshape(1, -1), nonnegative)
+                for j, n in enumerate(sizes)
+            ]
         )
     values = torch.stack([s.value for s in scalings])
     stats = stats + 0.0 * values  # brevitas' DDP workaround: value gets a zero gradient
@@ -276,9 +306,16 @@ def _evaluated(scalings: Sequence[nn.Module], threshold: torch.Tensor) -> torch.
 
 
 def _act_scales(
-    scalings: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], threshold: torch.Tensor
+    scalings: Sequence[nn.Module],
+    x: torch.Tensor,
+    sizes: Sequence[int],
+    threshold: torch.Tensor,
+    nonnegative: bool = False,
 ) -> torch.Tensor:
-    """Each model's activation scale ``[A]``, computed in groups of models in the same phase."""
+    """Each model's activation scale ``[A]``, computed in groups of models in the same phase.
+
+    ``nonnegative``: ``x`` is a ReLU's output (its statistics need no ``|x|``).
+    """
     steps = scalings[0].collect_stats_steps
     if scalings[0].training:
         phase = ["collect" if s.counter < steps else "learned" for s in scalings]
@@ -292,7 +329,7 @@ def _act_scales(
             parts.append(_evaluated(group, threshold))
         elif name == "collect":
             rows = x if len(idx) == len(scalings) else x[idx]
-            parts.append(_collect(group, rows, [sizes[j] for j in idx], threshold))
+            parts.append(_collect(group, rows, [sizes[j] for j in idx], threshold, nonnegative))
         else:
             parts.append(_learned(group, threshold))
         order += idx
@@ -302,7 +339,7 @@ def _act_scales(
 
 
 def stacked_act(
-    modules: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int]
+    modules: Sequence[nn.Module], x: torch.Tensor, sizes: Sequence[int], fused: bool = True
 ) -> torch.Tensor:
     """The brevitas ``QuantReLU``/``QuantIdentity`` of each model on its slice of ``x [A, B, ...]``.
 
@@ -310,41 +347,24 @@ def stacked_act(
         modules: One quantized activation per model (:func:`is_quant_act`), in stack order.
         x: The stacked inputs.
         sizes: Each model's own rows of ``x`` (the others are padding).
+        fused: Quantize by :class:`~lightning_snnpriv.models.quant_fused.ActQuant` (the ReLU
+            folded in; the ReLU's output is then computed only for the statistics phase's
+            percentile), else ReLU and :class:`_IntQuant` as two nodes (the same values).
     """
     proxy = modules[0].act_quant.fused_activation_quant_proxy
     tensor_quant = proxy.tensor_quant
-    x = proxy.activation_impl(x)
+    relu = type(proxy.activation_impl) is nn.ReLU
+    fused = fused and (relu or type(proxy.activation_impl) is nn.Identity)
+    fused = fused and not _ste_clamp(tensor_quant)
+    scalings = [m.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl for m in modules]
+    collecting = scalings[0].training and any(s.counter < s.collect_stats_steps for s in scalings)
+    activated = proxy.activation_impl(x) if collecting or not fused else x
     bit_width = tensor_quant.msb_clamp_bit_width_impl()
     threshold = tensor_quant.int_scaling_impl(bit_width)
-    scalings = [m.act_quant.fused_activation_quant_proxy.tensor_quant.scaling_impl for m in modules]
-    scale = _act_scales(scalings, x, sizes, threshold)
+    scale = _act_scales(scalings, activated, sizes, threshold, nonnegative=relu)
     scale = scale.reshape(len(modules), *[1] * (x.dim() - 1))
-    return _int_quant(tensor_quant, x, scale)
-
-
-def nearest_level(x: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-    """The output of snntorch's ``state_quant``: the nearest of evenly spaced ``levels`` to ``x``.
-
-    snntorch takes ``levels[argmin |levels - x|]`` (the first, lower, level on a tie). The
-    levels around ``x`` are ``floor((x - lo) / step)`` and the next; that position may be off
-    by rounding only where ``x`` is within rounding of a level, which is then one of the two,
-    so comparing their distances (as snntorch computes them) picks snntorch's level. (Except
-    for values so far outside the range, about ``2**23`` level spacings, that float32 gives
-    several levels the same distance: snntorch then takes the first of them, here the end of
-    the range; membranes are quantized at every step, so they do not get there.)
-
-    Example:
-        >>> levels = torch.linspace(-1.0, 1.2, 4)
-        >>> nearest_level(torch.tensor([-5.0, 0.1, 0.3, 5.0]), levels)
-        tensor([-1.0000, -0.2667,  0.4667,  1.2000])
-    """
-    last = len(levels) - 1
-    if last == 0:
-        return levels.expand_as(x).clone()
-    step = (levels[-1] - levels[0]) / last
-    low = torch.sub(x, levels[0]).div_(step).floor_().clamp_(0, last - 1).long().view(-1)
-    # index_select of a flat index: several times faster than advanced indexing on CPU
-    below = torch.index_select(levels, 0, low).view(x.shape)
-    above = torch.index_select(levels[1:], 0, low).view(x.shape)
-    nearer = torch.sub(above, x).abs_() < torch.sub(below, x).abs_()
-    return torch.where(nearer, above, below)
+    if not fused:
+        return _int_quant(tensor_quant, activated, scale)
+    int_quant = tensor_quant.int_quant
+    low, high = int_quant.min_int(bit_width), int_quant.max_int(bit_width)
+    return ActQuant.apply(x, scale, low, high, relu)

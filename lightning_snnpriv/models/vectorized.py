@@ -134,8 +134,9 @@ class VectorizedSNN(VectorizedEnsemble):
     pass.
     Faster than the loop of separate SNNs at every ``M`` measured (``M = 1`` included; MLPs
     and the source study's hybrid ConvNet), so ``auto`` picks it. Quantized networks too: each
-    model's brevitas layers before the time loop run as they are (:meth:`front`), the stacked
-    layers' weights are quantized by each model's scale and the membranes to snntorch's levels
+    model's brevitas layers before the first FC layer run as they are (:meth:`front`), the
+    FC layers' weights (the first one's included) are stacked and quantized by each model's
+    scale and the membranes to snntorch's levels
     (:mod:`~lightning_snnpriv.models.quant_vectorized`).
 
     Example:
@@ -159,6 +160,9 @@ class VectorizedSNN(VectorizedEnsemble):
         quantizer = lif.state_quant
         levels = quantizer.levels() if isinstance(quantizer, MembraneQuantizer) else None
         self.register_buffer("levels", levels, persistent=False)
+        #: A brevitas first FC layer is stacked too: its weights are quantized anyway, and the
+        #: fused quantizer writes the quantized stack at no extra copy.
+        self.stack_first = is_quant_weight_layer(members[0].fcs[0])
 
     @staticmethod
     def supports(network: nn.Module) -> bool:
@@ -194,8 +198,8 @@ class VectorizedSNN(VectorizedEnsemble):
         )
 
     def linears(self, network: nn.Module) -> list[nn.Linear]:
-        """``network.fcs`` after the first (which :meth:`front` runs)."""
-        return list(network.fcs)[1:]
+        """``network.fcs`` after the first (which :meth:`front` runs), or all if stacked."""
+        return list(network.fcs)[0 if self.stack_first else 1 :]
 
     def input_quant(self, model: int) -> nn.Module:
         """Model ``model``'s input quantizer."""
@@ -207,13 +211,23 @@ class VectorizedSNN(VectorizedEnsemble):
         The model's own first FC layer on its conv features (or input), not stacked: the first
         layer has the largest weights (3136 x 1000 in the source study's ConvNet), and stacking
         them would copy them at every step for one matrix product that costs the same per model.
+        A brevitas first FC layer is stacked instead (:attr:`stack_first`): then the features
+        themselves.
         """
-        return self.members[model].fcs[0](features)
+        return features if self.stack_first else self.members[model].fcs[0](features)
 
     def run(self, x: torch.Tensor, models: Sequence[int], sizes: Sequence[int]) -> torch.Tensor:
-        """:func:`snn_mlp_scan` from the first layer's currents ``x [A, B, H]``, the readout."""
+        """:func:`snn_mlp_scan` from the first layer's currents ``x [A, B, H]``, the readout.
+
+        With :attr:`stack_first`, ``x`` is the first layer's input, and the currents are its
+        stacked (quantized) product.
+        """
+        weights, biases = self._stacked(models)
+        if self.stack_first:
+            x = _linear(x, weights[0], biases[0])
+            weights, biases = weights[1:], biases[1:]
         spikes, mems = snn_mlp_scan(
-            x, *self._stacked(models), self.num_steps, self.beta, self.threshold,
+            x, weights, biases, self.num_steps, self.beta, self.threshold,
             self.reset_mechanism, self.spike, self.levels,
         )  # fmt: skip
         return READOUTS[self.readout](mems.transpose(0, 1), spikes.transpose(0, 1))
