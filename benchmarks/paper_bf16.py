@@ -5,7 +5,9 @@ For every seed each job runs twice, a fresh ``python -m lightning_snnpriv fit`` 
 (imports included): float32 and bf16-mixed, which of them first alternating with the seed so a
 change of load hits both alike. The seed (``seed_everything``) fixes the data split, the
 membership plan and the initialization, so the two runs of a seed differ only in precision.
-Per job: the mean over seeds of the wall-time ratio float32 / bf16 (above 1: bf16 faster), the
+Per job: the mean over seeds of the ratio float32 / bf16 (above 1: bf16 faster) of wall time
+and of CPU time (user + system of the single-threaded process: on a loaded machine the wall
+time also measures the share of a core each process got, the CPU time only its work), the
 target's test accuracy and the first attack's AUC (Shokri, per-class SVM) of each precision,
 and the paired difference bf16 - float32 with its 95% t-interval and paired t-test p-value
 (:func:`lightning_snnpriv.sweeps.statistics.paired_comparison`). ``agree`` says whether both
@@ -50,10 +52,11 @@ def fit(job: str, seed: int, precision: str, epochs: int, data: Path, threads: i
 def summary(job: str, epochs: int, runs: dict[str, dict[int, dict]]) -> dict[str, Any]:
     """One row: the wall-time ratio and each metric's paired difference over the seeds."""
     seeds = sorted(runs["fp32"])
-    ratio = mean_interval([runs["fp32"][s]["wall_s"] / runs["bf16"][s]["wall_s"] for s in seeds])
-    row: dict[str, Any] = {"job": job, "epochs": epochs, "seeds": len(seeds),
-                           "fp32_vs_bf16": ratio.mean, "ratio_low": ratio.low,
-                           "ratio_high": ratio.high}  # fmt: skip
+    row: dict[str, Any] = {"job": job, "epochs": epochs, "seeds": len(seeds)}
+    for clock, name in (("wall_s", "wall"), ("cpu_s", "cpu")):
+        ratio = mean_interval([runs["fp32"][s][clock] / runs["bf16"][s][clock] for s in seeds])
+        row |= {f"fp32_vs_bf16_{name}": ratio.mean, f"{name}_ratio_low": ratio.low,
+                f"{name}_ratio_high": ratio.high}  # fmt: skip
     agree = True
     for metric, short in (("test_acc", "acc"), ("attack_auc", "auc")):
         values = {p: {s: runs[p][s][metric] for s in seeds} for p in PRECISIONS}
@@ -96,9 +99,10 @@ def main(argv: list[str] | None = None) -> None:
                     print(job, seed, precision, runs[precision][seed], flush=True)
             rows.append(summary(job, epochs, runs))
     note = ("a shared, loaded machine (load_average_1min); per job: fp32 and bf16-mixed fits "
-            "of each seed, interleaved; *_diff = bf16 - fp32 (mean over seeds) with its 95% "
-            "t-interval *_low/*_high; *_sd = fp32's seed-to-seed SD; agree: both intervals "
-            "contain 0; mnist_*: upsampled sklearn digits in MNIST format")  # fmt: skip
+            "of each seed, interleaved; fp32_vs_bf16_wall/cpu: mean over seeds of the wall / "
+            "CPU time ratio, with its 95% t-interval; *_diff = bf16 - fp32 (mean over seeds) "
+            "with its 95% t-interval *_low/*_high; *_sd = fp32's seed-to-seed SD; agree: both "
+            "intervals contain 0; mnist_*: upsampled sklearn digits in MNIST format")  # fmt: skip
     report("paper_bf16", args.out, rows, [c for c in rows[0] if not isinstance(rows[0][c], list)],
            note=note)  # fmt: skip
 
