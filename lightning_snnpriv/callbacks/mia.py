@@ -19,7 +19,7 @@ from lightning_snnpriv.callbacks.progress import bar_enabled, progress
 from lightning_snnpriv.callbacks.query import DropoutQuery
 from lightning_snnpriv.distributed import on_global_zero
 from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import run_report
+from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -104,8 +104,9 @@ class MembershipInferenceCallback(Callback):
             each=lambda attacks: progress(attacks, show, "attacking", lambda a: a.name),
         )
         figures = audit_figures(result)
-        report = run_report(result, figures, str(run))
-        path = run.write_audit(result.results, result.score_tensors(), figures, report=report)
+        pngs = figure_pngs(figures)
+        report = run_report(result, pngs, str(run))
+        path = run.write_audit(result.results, result.score_tensors(), pngs, report=report)
         log_audit(trainer.loggers, trainer.global_step, settings, result, figures)
         close_all(figures)
         if self.print_table:

@@ -20,7 +20,7 @@ from jsonargparse import ArgumentParser
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import run_report
+from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.runs import RunDir, yaml_files
 
@@ -82,8 +82,9 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     figures = audit_figures(result)
     suffix = run_.dir.free_suffix() if run_.dir.is_complete or overrides else ""
     label = f"attack re-run {suffix[1:]}" if suffix else "audit finished from saved signals"
-    report = run_report(result, figures, f"{run_.dir} ({label})")
-    path = run_.dir.write_audit(results, result.score_tensors(), figures, suffix, report)
+    pngs = figure_pngs(figures)
+    report = run_report(result, pngs, f"{run_.dir} ({label})")
+    path = run_.dir.write_audit(results, result.score_tensors(), pngs, suffix, report)
     close_all(figures)
     if given.get("print_table", True):
         print(format_table(result, path, run_.dir.report_file(suffix)))

@@ -17,7 +17,7 @@ from pytorch_lightning import LightningModule, Trainer
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback, run_settings
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import run_report
+from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -53,8 +53,9 @@ def finish_audit(
     }
     result = callback.audit.run(run.outputs, run.labels, run.keep, run.audit, settings)
     figures = audit_figures(result)
-    report = run_report(result, figures, str(run_dir))
-    path = run_dir.write_audit(result.results, result.score_tensors(), figures, report=report)
+    pngs = figure_pngs(figures)
+    report = run_report(result, pngs, str(run_dir))
+    path = run_dir.write_audit(result.results, result.score_tensors(), pngs, report=report)
     log_audit(trainer.loggers, _step(run_dir), settings, result, figures)
     close_all(figures)
     callback.result = result

@@ -32,9 +32,9 @@ from lightning_snnpriv.runs import yaml_files
 from lightning_snnpriv.runs.files import (
     first_line,
     load_tensors,
-    save_figure,
     save_tensors,
     write_json,
+    write_new,
     write_text,
 )
 from lightning_snnpriv.runs.plan_file import load_plan, save_plan
@@ -53,9 +53,6 @@ REPORT_FILE = "report.html"
 #: Lightning's checkpoint folder and ``ModelCheckpoint``'s name of the latest checkpoint.
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
-#: Resolution of the ROC figures saved as PNG.
-FIGURE_DPI = 120
-
 _HINT = "pass a directory written by `fit`, such as logs/<name>/version_N"
 
 
@@ -179,16 +176,17 @@ class RunDir:
         self,
         results: Mapping[str, Any],
         scores: Mapping[str, Any],
-        figures: Mapping[str, Any],
+        pngs: Mapping[str, bytes],
         suffix: str = "",
         report: str | None = None,
     ) -> Path:
-        """Write an audit's results, scores, figures (tag -> matplotlib figure) and HTML page.
+        """Write an audit's results, scores, figures (tag -> PNG bytes) and HTML page.
 
         Args:
             results: ``mia_results<suffix>.json``.
             scores: ``scores<suffix>.pt`` (tensors and plain values).
-            figures: Figure tag -> figure, each saved as ``<name><suffix>.png``.
+            pngs: Figure tag -> PNG bytes (:func:`~lightning_snnpriv.reports.html.figure_pngs`),
+                each saved as ``<name><suffix>.png``.
             suffix: Inserted before each file's extension (``".1"`` for a re-run).
             report: The HTML page, saved as ``report<suffix>.html``.
 
@@ -197,8 +195,8 @@ class RunDir:
         """
         path = write_json(self.results_file(suffix), dict(results))
         save_tensors(self.scores_file(suffix), dict(scores))
-        for tag, figure in figures.items():
-            save_figure(self.figure_file(tag, suffix), figure, dpi=FIGURE_DPI)
+        for tag, png in pngs.items():
+            write_new(self.figure_file(tag, suffix), lambda f, png=png: f.write(png))
         if report is not None:
             write_text(self.report_file(suffix), report)
         return path

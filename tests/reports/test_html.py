@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import shutil
 
 import pytest
@@ -36,6 +38,15 @@ def test_run_report_renders_results_figures_and_settings(finished_run, tmp_path)
     assert settings["kind"] == results["settings"]["kind"]
     shot = screenshot(run.report_file(), tmp_path / "run.png", tmp_path / "profile")
     assert shot.stat().st_size > 10_000
+
+
+def test_report_embeds_the_png_files_the_run_wrote(finished_run):
+    # each figure is rendered once: the page's images are the run's PNG files, byte for byte
+    html = RunDir(finished_run).report_file().read_text()
+    embedded = sorted(
+        base64.b64decode(s) for s in re.findall(r"data:image/png;base64,([^\"]+)", html)
+    )
+    assert embedded == sorted(p.read_bytes() for p in finished_run.glob("roc*.png"))
 
 
 def test_page_escapes_text_and_renders_markdown(tmp_path):
