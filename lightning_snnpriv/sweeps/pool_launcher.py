@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import IO, Any, NoReturn
 
-from lightning_snnpriv.sweeps.runner import LocalLauncher, point_env, tail
+from lightning_snnpriv.sweeps.runner import LocalLauncher, point_env, tail, threads_per_point
 from lightning_snnpriv.sweeps.spec import Point, SweepSpec
 
 #: What a worker imports before its first point: what ``fit`` imports, including the modules
@@ -137,7 +137,7 @@ class WorkerPool:
     """
 
     def __init__(self, size: int) -> None:
-        self.env = point_env()
+        self.env = point_env(threads_per_point(size))
         self.idle: queue.Queue[Worker] = queue.Queue()
         self.workers: list[Worker] = []
         for _ in range(size):

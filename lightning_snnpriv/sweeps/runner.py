@@ -76,16 +76,46 @@ def tail(text: str, lines: int = ERROR_LINES) -> str:
 Execute = Callable[[list[str], IO[str], IO[str], dict[str, str], str], int]
 
 
-def point_env() -> dict[str, str]:
-    """The environment of a point's process: this one's, with this package first on the path."""
+#: Thread-count variables of the math libraries torch uses (OpenMP, MKL).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def threads_per_point(jobs: int) -> int:
+    """CPU threads for each of ``jobs`` points run at once: this process's CPUs shared out.
+
+    Without a limit every point's torch starts one OpenMP thread per CPU, so ``jobs`` points
+    oversubscribe the machine ``jobs`` times, and the threads' spinning while they wait for each
+    other can cost more CPU time than the work itself (``docs/guide/sweeps.md``).
+
+    Example:
+        >>> threads_per_point(10 ** 6)
+        1
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // max(1, jobs))
+
+
+def point_env(threads: int | None = None) -> dict[str, str]:
+    """The environment of a point's process: this one's, with this package first on the path.
+
+    Args:
+        threads: Threads of the point's math libraries (:data:`THREAD_VARIABLES`), unless this
+            environment sets them already (a user's own setting wins); ``None`` leaves them.
+    """
     env = dict(os.environ)
     package_root = str(Path(lightning_snnpriv.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+    if threads is not None:
+        for name in THREAD_VARIABLES:
+            env.setdefault(name, str(threads))
     return env
 
 
 def run_point(
-    spec: SweepSpec, point: Point, execute: Execute | None = None
+    spec: SweepSpec, point: Point, execute: Execute | None = None, threads: int | None = None
 ) -> dict[str, Any]:
     """Run one point's fit; write and return its attempt record.
 
@@ -93,18 +123,19 @@ def run_point(
     runs is not started (a ``held`` record, not written). By default (``execute`` None) the fit
     is a subprocess that inherits the lock and dies with this process; another ``execute``
     (the pool launcher's) runs the command its own way while this process holds the lock.
+    ``threads``: the point's math-library threads (:func:`point_env`).
     """
     directory = SweepDir(spec.sweep_dir).point_dir(point.name)
     try:
         with hold_point(directory) as lock:
-            return _run_held_point(spec, point, lock, execute)
+            return _run_held_point(spec, point, lock, execute, point_env(threads))
     except PointHeld as held:
         return {"point_id": point.id, "point": point.name, "status": "held",
                 "error": str(held), "holder": held.holder}  # fmt: skip
 
 
 def _run_held_point(
-    spec: SweepSpec, point: Point, lock: int, execute: Execute | None
+    spec: SweepSpec, point: Point, lock: int, execute: Execute | None, env: dict[str, str]
 ) -> dict[str, Any]:
     sweep = SweepDir(spec.sweep_dir)
     directory = sweep.point_dir(point.name)
@@ -114,10 +145,10 @@ def _run_held_point(
     started = time.time()
     with open(out_path, "x") as out, open(err_path, "x") as err:
         if execute is None:
-            returncode = _run_child(command, lock, stdout=out, stderr=err, env=point_env(),
+            returncode = _run_child(command, lock, stdout=out, stderr=err, env=env,
                                     cwd=os.getcwd())  # fmt: skip
         else:
-            returncode = execute(command, out, err, point_env(), os.getcwd())
+            returncode = execute(command, out, err, env, os.getcwd())
     wall = time.time() - started
     created = [run for run in versions(directory) if run.path.name not in before]
     run = created[0] if created else None  # the newest new version
@@ -228,6 +259,9 @@ class Launcher(Protocol):
 class LocalLauncher:
     """Runs each point's fit as a subprocess of this machine, ``jobs`` points at a time.
 
+    The points share the CPUs: each runs with :func:`threads_per_point` math-library threads
+    (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) unless the environment sets them.
+
     Args:
         jobs: Points run at once (>= 1).
         execute: How a point's command runs (a new process by default; the pool launcher
@@ -247,6 +281,7 @@ class LocalLauncher:
         report: Callable[[str], None] = print,
     ) -> list[dict[str, Any]]:
         """Run the points; return their attempt records in the points' order."""
+        threads = threads_per_point(min(self.jobs, max(1, len(points))))
 
         def one(i_point: tuple[int, Point]) -> dict[str, Any]:
             i, point = i_point
@@ -254,7 +289,7 @@ class LocalLauncher:
                 return {"point_id": point.id, "point": point.name, "status": "stopped",
                         "error": "the sweep was stopped before this point started"}  # fmt: skip
             report(f"[{i + 1}/{len(points)}] start  {point.name}")
-            record = run_point(spec, point, self.execute)
+            record = run_point(spec, point, self.execute, threads)
             if record["status"] == "held":
                 report(f"[{i + 1}/{len(points)}] held     {record['error']}")
                 return record
