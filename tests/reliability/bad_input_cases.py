@@ -177,6 +177,7 @@ CASES: list[Case] = [
     Case("resume-complete-run", lambda t, r: fit("--ckpt_path", _last(r)), "mia_results.json"),
     Case("reuse-run-directory",
          lambda t, r: fit(f"--trainer.logger.init_args.save_dir={r.parent.parent}",
+                          f"--trainer.logger.init_args.name={r.parent.name}",
                           f"--trainer.logger.init_args.version={r.name.removeprefix('version_')}"),
          "trainer.logger.init_args.version"),
     Case("unavailable-accelerator", lambda t, r: fit("--trainer.accelerator=mps"),
