@@ -124,6 +124,11 @@ class Point:
     dir_name: str | None = field(default=None, compare=False)
 
     @property
+    def base(self) -> str:
+        """The base fit config's path as the sweep file writes it."""
+        return self.overrides[CONFIG_KEY]
+
+    @property
     def id(self) -> str:
         """The point's hash (see :func:`point_id`)."""
         return point_id(self.overrides)

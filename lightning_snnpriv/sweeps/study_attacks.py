@@ -15,7 +15,6 @@ from typing import Any
 
 from lightning_snnpriv.errors import ConfigError
 from lightning_snnpriv.runs import yaml_files
-from lightning_snnpriv.sweeps.spec import CONFIG_KEY, SweepSpec
 
 __all__ = ["ATTACKS_KEY", "study_attacks"]
 
@@ -39,8 +38,11 @@ def _names(specs: Any, where: str) -> tuple[str, ...]:
         ) from err
 
 
-def study_attacks(spec: SweepSpec) -> dict[str, tuple[str, ...]]:
+def study_attacks(spec: Any) -> dict[str, tuple[str, ...]]:
     """The attacks every point of a sweep runs: point name -> attack names, in order.
+
+    ``spec`` is a :class:`~lightning_snnpriv.sweeps.spec.SweepSpec` (not imported: ``load_spec``
+    calls this function, and imports point one way).
 
     Raises:
         ConfigError: When a point's attacks do not build (an unknown name, a bad setting, two
@@ -50,7 +52,7 @@ def study_attacks(spec: SweepSpec) -> dict[str, tuple[str, ...]]:
     built: dict[str, tuple[str, ...]] = {}
     out = {}
     for point in spec.expand():
-        base = point.overrides[CONFIG_KEY]
+        base = point.base
         if ATTACKS_KEY in point.overrides:
             specs, where = point.overrides[ATTACKS_KEY], f"{spec.path}"
         else:
