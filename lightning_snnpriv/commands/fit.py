@@ -33,7 +33,7 @@ from lightning_snnpriv.commands.registry import (
     Command,
     commands,
 )
-from lightning_snnpriv.commands.run_names import name_run
+from lightning_snnpriv.commands.run_names import logger_args, name_run
 from lightning_snnpriv.data import PrivacyDataModule
 from lightning_snnpriv.distributed import detecting_unused_parameters
 from lightning_snnpriv.errors import ConfigError, find_usage_error
@@ -232,7 +232,7 @@ def prepare_fit(cfg: Namespace) -> RunDir | None:
         UsageError: For a missing, unreadable or foreign checkpoint, a run that cannot be
             resumed, or a logger version directory that already holds a run.
     """
-    logger = _logger_args(cfg)
+    logger = logger_args(cfg)
     ckpt = cfg.get("ckpt_path")
     if ckpt is None:
         if logger is not None and logger.get("version") is not None:
@@ -286,17 +286,6 @@ class RunConfigSaver(SaveConfigCallback):
         if not self.already_saved and log_dir and trainer.is_global_zero:
             self.config_filename = RunDir(log_dir).new_config_file().name
         super().setup(trainer, pl_module, stage)
-
-
-def _logger_args(cfg: Namespace) -> Namespace | None:
-    """Init args of the logger if it has ``save_dir``, ``name``, ``version`` (TensorBoard, CSV)."""
-    logger = cfg.get("trainer.logger")
-    if not isinstance(logger, Namespace):
-        return None
-    args = logger.get("init_args")
-    if not isinstance(args, Namespace) or not all(k in args for k in ("save_dir", "name")):
-        return None
-    return args
 
 
 def _root(logger: Namespace) -> Path:

@@ -154,14 +154,14 @@ def name_run(parser: Any, args: Sequence[str] | None, config: Namespace) -> str 
     """
     args = list(sys.argv[1:] if args is None else args)
     base_args = config_only_args(args)
-    logger = _logger_args(config.fit)
+    logger = logger_args(config.fit)
     if base_args is None or logger is None or logger.get("version") is not None:
         return None
     try:
         base = parser.parse_args(base_args).fit
     except Exception:  # the config files alone are incomplete: the name stays as given
         return None
-    base_logger = _logger_args(base)
+    base_logger = logger_args(base)
     if base_logger is None or base_logger.get("name") != logger.get("name"):
         return None
     changed = changed_settings(flat_settings(base), flat_settings(config.fit))
@@ -171,7 +171,7 @@ def name_run(parser: Any, args: Sequence[str] | None, config: Namespace) -> str 
     return logger.name
 
 
-def _logger_args(cfg: Namespace) -> Namespace | None:
+def logger_args(cfg: Namespace) -> Namespace | None:
     """Init args of a logger with ``save_dir`` and ``name`` (TensorBoard, CSV), else None."""
     logger = cfg.get("trainer.logger")
     if not isinstance(logger, Namespace):
