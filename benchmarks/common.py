@@ -17,7 +17,12 @@ from typing import Any
 
 import torch
 
+from lightning_snnpriv.allocator import OPT_OUT, keep_freed_memory
+
 RESULTS = Path(__file__).resolve().parent / "results"
+#: ``--allocator`` choices; the one in effect is recorded with every result.
+ALLOCATORS = ("tuned", "default")
+_allocator = "default"
 
 
 def parser(name: str, description: str, repeats: int = 5) -> argparse.ArgumentParser:
@@ -33,13 +38,25 @@ def parser(name: str, description: str, repeats: int = 5) -> argparse.ArgumentPa
         help="torch threads (1 by default: on a shared, loaded machine more threads spin and "
         "make timings erratic)",
     )
+    p.add_argument(
+        "--allocator",
+        choices=ALLOCATORS,
+        default="tuned",
+        help="tuned: glibc reuses freed memory, as the commands set it "
+        "(lightning_snnpriv.allocator); default: glibc's own thresholds",
+    )
     return p
 
 
 def parse(p: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
-    """Parse ``argv`` and apply ``--threads``."""
+    """Parse ``argv`` and apply ``--threads`` and ``--allocator``."""
+    global _allocator
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.allocator == "default":  # the fits this benchmark starts leave it alone too
+        os.environ[OPT_OUT] = "default"
+    elif keep_freed_memory():
+        _allocator = "tuned"
     return args
 
 
@@ -96,6 +113,7 @@ def machine() -> dict[str, Any]:
         **cpu(),
         "cpus": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        "allocator": _allocator,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),

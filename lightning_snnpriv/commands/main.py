@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from jsonargparse import ArgumentError
 
+from lightning_snnpriv.allocator import keep_freed_memory
 from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, explain_usage_error
 from lightning_snnpriv.commands.quiet import quiet_output
 from lightning_snnpriv.commands.registry import (
@@ -34,11 +35,13 @@ def main(args: Sequence[str] | None = None) -> None:
     parser (the same one that parser lists). The command runs inside
     :func:`~lightning_snnpriv.commands.quiet.quiet_output` (no third-party tips, each warning
     of ours once); the networks and Lightning are imported inside it too, so import-time notes
-    of other libraries are dropped as well.
+    of other libraries are dropped as well. First the C allocator is told to reuse the memory
+    that training steps free (:func:`~lightning_snnpriv.allocator.keep_freed_memory`).
 
     Args:
         args: The arguments after the program name; ``None`` reads ``sys.argv``.
     """
+    keep_freed_memory()
     with quiet_output():
         _main(args)
 
