@@ -159,8 +159,10 @@ def run_source(kind: str, data: Path, epochs: int, threads: int) -> dict[str, An
     """:func:`source_job` in a fresh process: wall and CPU time, imports included."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": str(threads)}
     result = data.parent / f"source-{kind}.json"
+    # the source code's process as it is: the same threads as ours, glibc's allocator untouched
     argv = [sys.executable, "-m", "benchmarks.source_job", "--run-source", kind,
-            "--data", str(data), "--epochs", str(epochs), "--result", str(result)]  # fmt: skip
+            "--data", str(data), "--epochs", str(epochs), "--result", str(result),
+            "--threads", str(threads), "--allocator", "default"]  # fmt: skip
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
