@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             "default_ms": ms["default"], "tuned_ms": ms["tuned"],
             "default_vs_tuned": ms["default"] / ms["tuned"],
             "default_faults_per_step": faults["default"], "tuned_faults_per_step": faults["tuned"],
-            "runs": runs,
+            "runs": [{"allocator": a, **r} for a in ALLOCATORS for r in runs[a]],
         })  # fmt: skip
         print(rows[-1]["network"], f"{rows[-1]['default_vs_tuned']:.2f}x", flush=True)
     columns = ["network", "M", "path", "default_ms", "tuned_ms", "default_vs_tuned",

@@ -42,6 +42,7 @@ def _measured(name: str, result: dict[str, Any]) -> str:
         f"`benchmarks/results/{name}`: {info.get('date_utc', '?')} UTC, {cpus}, torch "
         f"{info.get('torch', '?')}, {info.get('torch_threads', '?')} torch thread(s), "
         f"1-minute load {info.get('load_average_1min', float('nan')):.1f}"
+        + (f", allocator {info['allocator']}" if "allocator" in info else "")
     )
 
 
