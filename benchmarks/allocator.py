@@ -1,4 +1,4 @@
-"""glibc's allocator as it comes against the tuned one (``lightning_snnpriv.allocator``): one
+"""glibc's allocator as it comes against the tuned one (``commands/allocator.py``): one
 training step of the same ensembles, side by side.
 
 Each measurement is a new process (the allocator's thresholds are set once per process and its
@@ -26,7 +26,7 @@ import torch
 
 from benchmarks.common import REPO, parse, parser, report
 from benchmarks.ensemble import stepper
-from lightning_snnpriv.allocator import OPT_OUT
+from lightning_snnpriv.commands.allocator import OPT_OUT
 from lightning_snnpriv.models.networks import ANN, SNN
 from lightning_snnpriv.models.vectorized import build_ensemble
 
@@ -82,7 +82,7 @@ def child(name: str, allocator: str, steps: int, warmup: int, threads: int) -> d
     code = (
         "import json, sys, torch; torch.set_num_threads(int(sys.argv[5]));"
         "from benchmarks import allocator as a;"
-        "from lightning_snnpriv.allocator import keep_freed_memory as keep;"
+        "from lightning_snnpriv.commands.allocator import keep_freed_memory as keep;"
         "keep() if sys.argv[2] == 'tuned' else None;"
         "print(json.dumps(a.measure(sys.argv[1], int(sys.argv[3]), int(sys.argv[4]))))"
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from lightning_snnpriv.allocator import OPT_OUT, keep_freed_memory
+from lightning_snnpriv.commands.allocator import OPT_OUT, keep_freed_memory
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: ``--allocator`` choices; the one in effect is recorded with every result.
@@ -43,7 +43,7 @@ def parser(name: str, description: str, repeats: int = 5) -> argparse.ArgumentPa
         choices=ALLOCATORS,
         default="tuned",
         help="tuned: glibc reuses freed memory, as the commands set it "
-        "(lightning_snnpriv.allocator); default: glibc's own thresholds",
+        "(lightning_snnpriv.commands.allocator); default: glibc's own thresholds",
     )
     return p
 

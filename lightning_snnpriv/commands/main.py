@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from jsonargparse import ArgumentError
 
-from lightning_snnpriv.allocator import keep_freed_memory
+from lightning_snnpriv.commands.allocator import keep_freed_memory
 from lightning_snnpriv.commands.errors import exit_with, explain_parse_error, explain_usage_error
 from lightning_snnpriv.commands.quiet import quiet_output
 from lightning_snnpriv.commands.registry import (
@@ -36,7 +36,7 @@ def main(args: Sequence[str] | None = None) -> None:
     :func:`~lightning_snnpriv.commands.quiet.quiet_output` (no third-party tips, each warning
     of ours once); the networks and Lightning are imported inside it too, so import-time notes
     of other libraries are dropped as well. First the C allocator is told to reuse the memory
-    that training steps free (:func:`~lightning_snnpriv.allocator.keep_freed_memory`).
+    that training steps free (:func:`~lightning_snnpriv.commands.allocator.keep_freed_memory`).
 
     Args:
         args: The arguments after the program name; ``None`` reads ``sys.argv``.

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lightning_snnpriv import allocator
+from lightning_snnpriv.commands import allocator
 
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
@@ -17,7 +17,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 #: thresholds held fixed (every block mapped fresh) and then with keep_freed_memory's.
 FAULTS = """
 import resource, torch
-from lightning_snnpriv.allocator import keep_freed_memory
+from lightning_snnpriv.commands.allocator import keep_freed_memory
 
 def faults():
     for k in range(50):
