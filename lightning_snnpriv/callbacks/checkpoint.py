@@ -35,6 +35,7 @@ from lightning_fabric.utilities.cloud_io import _is_local_file_protocol
 from pytorch_lightning import LightningModule, Trainer
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from lightning_snnpriv.callbacks.checkpoint_io import use_direct_io
 from lightning_snnpriv.errors import UsageError
 
 
@@ -180,8 +181,14 @@ class RunCheckpoint(ModelCheckpoint):
                 logger.after_save_checkpoint(proxy(self))
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        """Remember the digest of the plan the DataModule built (``setup`` runs before restore)."""
+        """Remember the digest of the plan the DataModule built (``setup`` runs before restore).
+
+        The strategy's default checkpoint writer becomes
+        :class:`~lightning_snnpriv.callbacks.checkpoint_io.DirectCheckpointIO` (one write
+        instead of two).
+        """
         super().setup(trainer, pl_module, stage)
+        use_direct_io(trainer.strategy)
         plan = getattr(trainer.datamodule, "plan", None)
         self._plan_digest = plan.digest() if plan is not None else None
 
