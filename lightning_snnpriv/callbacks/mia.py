@@ -14,12 +14,11 @@ from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.utilities import rank_zero_only
 
 from lightning_snnpriv.attacks.audit import Audit, AuditResult
+from lightning_snnpriv.callbacks.audit_files import write_audit_files
 from lightning_snnpriv.callbacks.gather import collect_outputs
 from lightning_snnpriv.callbacks.progress import bar_enabled, progress
 from lightning_snnpriv.callbacks.query import DropoutQuery
 from lightning_snnpriv.distributed import on_global_zero
-from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -103,12 +102,8 @@ class MembershipInferenceCallback(Callback):
             settings,
             each=lambda attacks: progress(attacks, show, "attacking", lambda a: a.name),
         )
-        figures = audit_figures(result)
-        pngs = figure_pngs(figures)
-        report = run_report(result, pngs, str(run))
-        path = run.write_audit(result.results, result.score_tensors(), pngs, report=report)
-        log_audit(trainer.loggers, trainer.global_step, settings, result, figures)
-        close_all(figures)
+        path, pngs = write_audit_files(run, result, str(run))
+        log_audit(trainer.loggers, trainer.global_step, settings, result, pngs)
         if self.print_table:
             print(format_table(result, path, run.report_file()))
 

@@ -18,9 +18,8 @@ from pathlib import Path
 from jsonargparse import ArgumentParser
 
 from lightning_snnpriv.attacks.audit import Audit, TargetsSetting
+from lightning_snnpriv.callbacks.audit_files import write_audit_files
 from lightning_snnpriv.errors import UsageError
-from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.runs import RunDir, yaml_files
 
@@ -79,13 +78,9 @@ def run(parser: ArgumentParser, argv: Sequence[str]) -> None:
     settings = (run_.results or {}).get("settings") or {"scheme_digest": run_.plan.digest()}
     result = audit.run(run_.outputs, run_.labels, run_.keep, run_.audit, settings)
     results = {**result.results, "command": {"name": "attack", "argv": argv}}
-    figures = audit_figures(result)
     suffix = run_.dir.free_suffix() if run_.dir.is_complete or overrides else ""
     label = f"attack re-run {suffix[1:]}" if suffix else "audit finished from saved signals"
-    pngs = figure_pngs(figures)
-    report = run_report(result, pngs, f"{run_.dir} ({label})")
-    path = run_.dir.write_audit(results, result.score_tensors(), pngs, suffix, report)
-    close_all(figures)
+    path, _ = write_audit_files(run_.dir, result, f"{run_.dir} ({label})", results, suffix)
     if given.get("print_table", True):
         print(format_table(result, path, run_.dir.report_file(suffix)))
 

@@ -14,10 +14,9 @@ from typing import Any
 import torch
 from pytorch_lightning import LightningModule, Trainer
 
+from lightning_snnpriv.callbacks.audit_files import write_audit_files
 from lightning_snnpriv.callbacks.mia import MembershipInferenceCallback, run_settings
 from lightning_snnpriv.errors import UsageError
-from lightning_snnpriv.reports.figures import audit_figures, close_all
-from lightning_snnpriv.reports.html import figure_pngs, run_report
 from lightning_snnpriv.reports.tables import format_table
 from lightning_snnpriv.reports.tensorboard import log_audit
 from lightning_snnpriv.runs import RunDir
@@ -52,12 +51,8 @@ def finish_audit(
         "scheme_digest": run.plan.digest(),
     }
     result = callback.audit.run(run.outputs, run.labels, run.keep, run.audit, settings)
-    figures = audit_figures(result)
-    pngs = figure_pngs(figures)
-    report = run_report(result, pngs, str(run_dir))
-    path = run_dir.write_audit(result.results, result.score_tensors(), pngs, report=report)
-    log_audit(trainer.loggers, _step(run_dir), settings, result, figures)
-    close_all(figures)
+    path, pngs = write_audit_files(run_dir, result, str(run_dir))
+    log_audit(trainer.loggers, _step(run_dir), settings, result, pngs)
     callback.result = result
     print(f"finished the audit of {run_dir} from its saved signals (no retraining)")
     if callback.print_table:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import matplotlib.image
+import numpy as np
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
 
 from lightning_snnpriv.attacks.audit import AuditResult
@@ -92,25 +95,32 @@ def hparam_values(settings: Mapping[str, Any]) -> dict[str, bool | int | float |
     return flat
 
 
+def png_pixels(png: bytes) -> np.ndarray:
+    """The RGB pixels (``[H, W, 3]``, floats in ``[0, 1]``) of PNG bytes."""
+    return matplotlib.image.imread(io.BytesIO(png), format="png")[..., :3]
+
+
 def log_audit(
     loggers: Iterable[Logger],
     step: int,
     settings: Mapping[str, Any],
     result: AuditResult,
-    figures: Mapping[str, Any],
+    pngs: Mapping[str, bytes],
 ) -> None:
     """Hand an audit to the loggers.
 
     TensorBoard gets the metrics with the run's settings as one HParams entry
     (``log_hyperparams(params, metrics)``, which writes the metrics at step 0, as Lightning's
-    ``hp_metric``) and the figures at ``step``; other loggers get the metrics at ``step``.
+    ``hp_metric``) and the figures at ``step``: the PNGs the run's files hold (tag -> bytes,
+    :func:`~lightning_snnpriv.reports.html.figure_pngs`), not each figure drawn again, as
+    ``add_figure`` would. Other loggers get the metrics at ``step``.
     """
     metrics = audit_metrics(result)
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):
             logger.log_hyperparams(hparam_values(settings), metrics)
-            for tag, figure in figures.items():
-                logger.experiment.add_figure(tag, figure, global_step=step, close=False)
+            for tag, png in pngs.items():
+                logger.experiment.add_image(tag, png_pixels(png), step, dataformats="HWC")
         else:
             logger.log_metrics(metrics, step=step)
         logger.save()
