@@ -27,19 +27,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from opacus import GradSampleModule
-from opacus.accountants import IAccountant, create_accountant
-from opacus.accountants.utils import get_noise_multiplier
-from opacus.data_loader import DPDataLoader
-from opacus.optimizers import DPOptimizer
 from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_snnpriv.errors import ConfigError, UsageError
 from lightning_snnpriv.models.dp_settings import FIELD, DPSettings, check_delta
+
+if TYPE_CHECKING:  # Opacus is imported where DP-SGD is set up: a fit without DP never loads it
+    from opacus import GradSampleModule
+    from opacus.accountants import IAccountant
+    from opacus.data_loader import DPDataLoader
+    from opacus.optimizers import DPOptimizer
 
 #: Lightning precision settings under which per-sample gradients were tested.
 FULL_PRECISION = ("32-true", "32", "64-true", "64")
@@ -117,6 +118,8 @@ def _contiguous_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ..
 
 def attach_grad_samplers(network: nn.Module) -> GradSampleModule:
     """Opacus per-sample gradient hooks on ``network`` (which stays where it is)."""
+    from opacus import GradSampleModule
+
     for layer in network.modules():
         if isinstance(layer, nn.Conv2d):
             layer.register_forward_pre_hook(_contiguous_input)
@@ -200,6 +203,8 @@ class DPTraining:
     """
 
     def __init__(self, settings: DPSettings | Mapping[str, Any], members: nn.ModuleList) -> None:
+        from opacus.accountants import create_accountant
+
         settings = DPSettings.of(settings)
         settings.check_complete()
         self.settings = settings
@@ -223,6 +228,8 @@ class DPTraining:
         The noise and expected batch size are set with the Poisson loaders
         (:meth:`poisson_loaders`), which Lightning builds after the optimizers.
         """
+        from opacus.optimizers import DPOptimizer
+
         if not self.samplers:
             self.samplers = [attach_grad_samplers(m) for m in self.members]
         self.optimizers = [
@@ -248,6 +255,8 @@ class DPTraining:
             ConfigError: ``delta`` not below ``1 / n``, or a target epsilon that the planned
                 steps cannot reach.
         """
+        from opacus.data_loader import DPDataLoader
+
         dp_loaders = [DPDataLoader.from_data_loader(loader) for loader in loaders]
         self.num_members = [len(loader.dataset) for loader in loaders]  # type: ignore[arg-type]
         check_delta(self.settings.delta, self.num_members)
@@ -267,6 +276,8 @@ class DPTraining:
         return dp_loaders
 
     def _noise_for_target(self, sample_rate: float, steps: int) -> float:
+        from opacus.accountants.utils import get_noise_multiplier
+
         s = self.settings
         try:
             return get_noise_multiplier(

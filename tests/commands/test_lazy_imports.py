@@ -54,3 +54,17 @@ def test_help_and_sweep_dry_run_import_no_heavy_library(tmp_path):
     assert dry_run["code"] == 0
     assert f"sweep demo: {len(load_spec(demo).expand())} points" in dry_run["out"]
     assert out["heavy"] == []
+
+
+def test_a_fit_without_dp_does_not_import_opacus(tmp_path):
+    """Opacus is loaded where DP-SGD is set up (``models/dp.py``), not by every fit's imports."""
+    script = (
+        "import sys; import lightning_snnpriv.commands.fit, lightning_snnpriv.models, "
+        "lightning_snnpriv.data, lightning_snnpriv.attacks; from lightning_snnpriv.models import "
+        "ANNClassifier; ANNClassifier(hidden_sizes=[4]); print('opacus' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, check=False, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split()[-1] == "False"
