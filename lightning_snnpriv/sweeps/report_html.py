@@ -9,6 +9,7 @@ TensorBoard command. Built from the blocks of :mod:`lightning_snnpriv.reports.ht
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -56,10 +57,27 @@ def tensorboard_hint(sweep_dir: Path, report_dir: Path, series_dir: str) -> tupl
     )
 
 
+def number(text: str) -> str:
+    """A CSV cell as a reader wants it: decimals to 4 places, tiny ones (p-values) to 2 figures.
+
+    Example:
+        >>> number("0.00037235598143561257"), number("2.1e-05"), number("5"), number("t")
+        ('0.00037', '2.1e-05', '5', 't')
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    if text.lstrip("-").isdigit() or not math.isfinite(value):
+        return text
+    return f"{value:.2g}" if 0 < abs(value) < 1e-3 else f"{value:.4f}"
+
+
 def _csv_table(path: Path, caption: str) -> Table:
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    return Table([metric_label(c) for c in rows[0]] if rows else [], rows[1:], caption)
+    body = [[number(c) for c in row] for row in rows[1:]]
+    return Table([metric_label(c) for c in rows[0]] if rows else [], body, caption)
 
 
 def _runs_table(rows: Sequence[Mapping[str, Any]], axes: Sequence[str]) -> Table:

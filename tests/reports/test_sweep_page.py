@@ -21,7 +21,9 @@ def test_findings_and_comparisons_come_first(tmp_path: Path):
     report = tmp_path / "sweep" / "report_0"
     report.mkdir(parents=True)
     (report / "findings.md").write_text("# Findings\n\nSNN leaks **less** than ANN.\n")
-    (report / "comparisons.csv").write_text("a,b,delta_auc,p_holm\nann,snn,-0.01,0.04\n")
+    (report / "comparisons.csv").write_text(
+        "a,b,n,delta_auc,p_holm\nann,snn,5,-0.012498708971419087,2.1e-05\n"
+    )
     summary = "| weight_bits | attack | AUC |\n|---|---|---|\n| full | loss | 0.5100 |\n"
     hint = tensorboard_hint(tmp_path / "sweep", report, "series")
     page = report / "report.html"
@@ -29,7 +31,9 @@ def test_findings_and_comparisons_come_first(tmp_path: Path):
     shown = rendered(page, tmp_path)
     assert shown["headings"][:3] == ["Findings", "Comparisons", "Summary over seeds"]
     comparisons, summary_table, runs = shown["tables"]
-    assert comparisons == [["a", "b", "delta_auc", "p_holm"], ["ann", "snn", "-0.01", "0.04"]]
+    # rounded for reading: 4 decimals, p-values to 2 significant figures, counts as they are
+    assert comparisons == [["a", "b", "n", "delta_auc", "p_holm"],
+                           ["ann", "snn", "5", "-0.0125", "2.1e-05"]]  # fmt: skip
     assert summary_table[1] == ["full", "loss", "0.5100"]
     assert runs[0] == ["status", "weight_bits", "attack", "target_test_acc", "AUC", "TPR@1e-4",
                        "wall s", "error"]  # fmt: skip
