@@ -21,6 +21,7 @@ loaded without unpickling code; every problem is a :class:`UsageError` naming th
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -183,7 +184,8 @@ class RunDir:
         """Write an audit's results, scores, figures (tag -> PNG bytes) and HTML page.
 
         Args:
-            results: ``mia_results<suffix>.json``.
+            results: ``mia_results<suffix>.json``; the digest of its ``settings`` is added
+                (:func:`settings_digest`: a re-run takes the settings from this file).
             scores: ``scores<suffix>.pt`` (tensors and plain values).
             pngs: Figure tag -> PNG bytes (:func:`~lightning_snnpriv.reports.html.figure_pngs`),
                 each saved as ``<name><suffix>.png``.
@@ -193,7 +195,10 @@ class RunDir:
         Returns:
             The results file.
         """
-        path = write_json(self.results_file(suffix), dict(results))
+        results = dict(results)
+        if isinstance(results.get("settings"), Mapping):
+            results[SETTINGS_DIGEST] = settings_digest(results["settings"])
+        path = write_json(self.results_file(suffix), results)
         save_tensors(self.scores_file(suffix), dict(scores))
         for tag, png in pngs.items():
             write_new(self.figure_file(tag, suffix), lambda f, png=png: f.write(png))
@@ -304,6 +309,7 @@ class RunDir:
                 "Re-run fit with a lower learning rate."
             )
         results = self.load_results() if self.is_complete else None
+        _check_settings(self.results_file(), results)
         digest = (results or {}).get("settings", {}).get("scheme_digest")
         if digest is not None and digest != plan.digest():
             raise UsageError(
@@ -311,6 +317,38 @@ class RunDir:
                 f"results were computed on (digest {digest})."
             )
         return Run(self, config, plan, outputs, labels, results)
+
+
+#: The key of ``mia_results.json`` that holds :func:`settings_digest` of its ``settings``.
+SETTINGS_DIGEST = "settings_digest"
+
+
+def settings_digest(settings: Mapping[str, Any]) -> str:
+    """SHA-256 (hex, 16 digits) of ``settings`` as canonical JSON (sorted keys).
+
+    ``attack --run`` copies the model's and data's settings of the run's results file into the
+    new one; the digest makes a changed copy an error instead of results that describe another
+    run.
+    """
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_settings(path: Path, results: Mapping[str, Any] | None) -> None:
+    """Refuse results whose ``settings`` are not those their digest was computed from.
+
+    Results written before the digest existed (no key) are taken as they are.
+    """
+    if not results or SETTINGS_DIGEST not in results:
+        return
+    settings = results.get("settings")
+    if not isinstance(settings, Mapping) or results[SETTINGS_DIGEST] != settings_digest(settings):
+        raise UsageError(
+            f"--run: {path} was changed after the audit wrote it (its 'settings' do not match "
+            f"'{SETTINGS_DIGEST}'), so the run they describe is unknown. Restore the file, or "
+            "move it away and re-run `attack --run` (the new results then record the plan's "
+            "digest alone as their settings)."
+        )
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -12,6 +13,7 @@ from lightning_snnpriv.data.membership import build_plan
 from lightning_snnpriv.errors import UsageError
 from lightning_snnpriv.runs import RunDir, load_plan, save_plan
 from lightning_snnpriv.runs.files import save_tensors, write_json
+from lightning_snnpriv.runs.run_dir import settings_digest
 
 
 def load_run(path):
@@ -79,6 +81,20 @@ def test_load_run_refuses_corrupt_files(finished_run, tmp_path):
     np.savez(copy / "membership.npz", **arrays)
     with pytest.raises(UsageError, match=r"membership\.npz: the plan's contents do not match"):
         load_run(copy)
+
+
+def test_load_run_refuses_results_whose_settings_were_changed(finished_run, tmp_path):
+    """``attack --run`` copies the results' settings: a changed copy is refused, not copied."""
+    copy = _copy(finished_run, tmp_path)
+    results = json.loads((copy / "mia_results.json").read_text())
+    assert results["settings_digest"] == settings_digest(results["settings"])
+    results["settings"]["num_models"] += 1
+    (copy / "mia_results.json").write_text(json.dumps(results))
+    with pytest.raises(UsageError, match=r"mia_results\.json was changed after the audit"):
+        load_run(copy)
+    del results["settings_digest"]  # a file written before the digest existed
+    (copy / "mia_results.json").write_text(json.dumps(results))
+    assert load_run(copy).results["settings"]["num_models"] == results["settings"]["num_models"]
 
 
 def test_results_and_signals_are_never_overwritten(tmp_path):
