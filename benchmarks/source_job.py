@@ -268,14 +268,14 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append(measure(kind, data, epochs, args.threads, kind in args.bf16))
                     rows[-1]["repeat"] = repeat
                     print(json.dumps(rows[-1]), flush=True)
-    note = ("a shared, loaded machine (load_average_1min); data: upsampled sklearn digits in "
-            "MNIST format (real MNIST cannot be downloaded here); each row: the source "
+    note = ("load before the run: machine.load_average_1min; data: upsampled sklearn digits "
+            "in MNIST format (real MNIST cannot be downloaded here); each row: the source "
             "procedure, then ours (then ours in bf16-mixed), a fresh process each")  # fmt: skip
     report("source_job", args.out, rows, list(rows[0]), note=note)
-    lines = [derived(rows, kind, arm, args.derive) for kind in args.kinds
-             for arm in ("ours", "ours_bf16") if any(f"{arm}_wall_s" in r for r in rows
-                                                       if r["kind"] == kind)]  # fmt: skip
-    if all(len(set(plan[k])) > 1 for k in args.kinds):
+    if all(len(set(plan[k])) > 1 for k in args.kinds):  # a line needs two epoch counts
+        lines = [derived(rows, kind, arm, args.derive) for kind in args.kinds
+                 for arm in ("ours", "ours_bf16") if any(f"{arm}_wall_s" in r for r in rows
+                                                           if r["kind"] == kind)]  # fmt: skip
         out = args.out.with_name(f"{args.out.stem}_derived{args.out.suffix}")
         note = (
             f"DERIVED, not measured at {args.derive} epochs: wall = fixed + per_epoch x "
