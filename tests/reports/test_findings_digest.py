@@ -9,8 +9,10 @@ HEADER = ("| dataset | context | scheme | attack | record | metric | baseline | 
 
 
 def row(metric: str, verdict: str, effect: str = "-0.01 [-0.02, -0.005]") -> str:
-    return (f"| Digits | – | lira | rmia_online | pooled | {metric} | surrogate=atan | "
-            f"surrogate=triangular | 5 | 0.6 | 0.59 | {effect} | 0.001 | 0.01 | **{verdict}** |")
+    return (
+        f"| Digits | – | lira | rmia_online | pooled | {metric} | surrogate=atan | "
+        f"surrogate=triangular | 5 | 0.6 | 0.59 | {effect} | 0.001 | 0.01 | **{verdict}** |"
+    )
 
 
 FINDINGS = "\n".join([
