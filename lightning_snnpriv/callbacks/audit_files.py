@@ -32,7 +32,7 @@ def write_audit_files(
         result: The audit.
         title: The report page's title (the run, and what wrote it).
         results: The results file's contents (default: ``result.results``).
-        suffix: The files' name suffix (an ``attack`` re-run's ``_2`` ...).
+        suffix: The files' name suffix (``.1`` for the first ``attack`` re-run).
 
     Returns:
         The results file written and the figures as PNG bytes (tag -> bytes).
