@@ -98,9 +98,10 @@ def test_plan_weights_signals_and_results_are_the_same(slurm_run, ddp_run):
     assert torch.equal(signals[0][0], signals[1][0])  # outputs
     assert torch.equal(signals[0][1], signals[1][1])  # labels
     results = [run.load_results() for run in runs]
-    for key in ("settings", "mia", "accuracy", "records"):
+    compared = {"settings", "settings_digest", "mia", "accuracy", "records"}
+    for key in sorted(compared):
         assert results[0][key] == results[1][key], key
-    assert set(results[0]) - {"timing"} == {"settings", "mia", "accuracy", "records"}
+    assert set(results[0]) - {"timing"} == compared
 
 
 def test_results_are_written_once_by_rank_zero(slurm_run):
