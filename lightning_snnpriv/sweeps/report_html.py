@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import yaml
 
-from lightning_snnpriv.reports.html import Image, Section, Table, Text, page
+from lightning_snnpriv.reports.html import Image, Section, Table, Text, cell, page
 from lightning_snnpriv.reports.labels import metric_label
 from lightning_snnpriv.sweeps.axes import cell_label
 from lightning_snnpriv.sweeps.spec import key_label
@@ -58,7 +58,10 @@ def tensorboard_hint(sweep_dir: Path, report_dir: Path, series_dir: str) -> tupl
 
 
 def number(text: str) -> str:
-    """A CSV cell as a reader wants it: decimals to 4 places, tiny ones (p-values) to 2 figures.
+    """A CSV cell as a reader wants it: tiny decimals (p-values) to 2 significant figures.
+
+    Other decimals as :func:`~lightning_snnpriv.reports.html.cell` writes them (4 places);
+    integers and text as they are.
 
     Example:
         >>> number("0.00037235598143561257"), number("2.1e-05"), number("5"), number("t")
@@ -70,7 +73,7 @@ def number(text: str) -> str:
         return text
     if text.lstrip("-").isdigit() or not math.isfinite(value):
         return text
-    return f"{value:.2g}" if 0 < abs(value) < 1e-3 else f"{value:.4f}"
+    return f"{value:.2g}" if 0 < abs(value) < 1e-3 else cell(value)
 
 
 def _csv_table(path: Path, caption: str) -> Table:
